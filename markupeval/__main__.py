@@ -1,0 +1,3 @@
+from markupeval.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,70 @@
+"""Command-line entry point: ``markupeval <command> ...``.
+
+Each command lives in its own module under :mod:`markupeval.cli` and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to a callable taking the parsed
+namespace and returning an exit code. This module only wires them together and maps the library's
+typed exceptions to exit codes, so no command ever shows a traceback for a user mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Sequence
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+from markupeval import __version__
+from markupeval.errors import InputError, MarkupEvalError
+
+# Command modules, in the order `markupeval --help` lists them.
+COMMAND_MODULES = (
+    "markupeval.cli.score",
+)
+
+EXIT_OK, EXIT_INPUT, EXIT_ENVIRONMENT = 0, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="markupeval",
+        description="Evaluate image-to-markup (image -> LaTeX) models on the IM2LATEX-100K protocol.",
+    )
+    parser.add_argument("--version", action="version", version=f"markupeval {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        handlers=[RichHandler(console=Console(stderr=True), show_path=False, show_time=False)],
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_INPUT
+    err = Console(stderr=True)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        return EXIT_INPUT
+    except MarkupEvalError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return EXIT_ENVIRONMENT
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
