@@ -1,0 +1,165 @@
+"""Reading what the leaderboard, ``compare`` and ``report`` need from a run file.
+
+The run file is the JSON ``markupeval score --json`` writes (schema in docs/ARCHITECTURE.md,
+"Run file"). Run files travel between people, so they are validated here as untrusted input: every
+problem is an :class:`~markupeval.errors.InputError` naming the file and the sample, never a
+traceback and never a silently skipped sample.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from markupeval.errors import InputError
+from markupeval.metrics.base import Metric
+
+
+@dataclass
+class RunView:
+    """The parts of a run file that later commands read (values on the metrics' natural scales)."""
+
+    path: Path
+    name: str
+    metrics: dict[str, float]
+    signature: str
+    counts: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    scores: dict[str, Any] = field(default_factory=dict)
+    stat_names: dict[str, list[str]] = field(default_factory=dict)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def has_samples(self) -> bool:
+        return bool(self.samples)
+
+
+def read_run(path: Path | str) -> RunView:
+    """Load and validate a run file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read run file: {exc.strerror or exc}", path) from None
+    except UnicodeDecodeError:
+        raise InputError("run file is not UTF-8 text", path) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg} (column {exc.colno})", path, exc.lineno) from None
+    return run_from_dict(data, path)
+
+
+def run_from_dict(data: Any, path: Path | str) -> RunView:
+    path = Path(path)
+    if not isinstance(data, dict):
+        raise InputError("a run file is a JSON object (the output of `markupeval score --json`)", path)
+    metrics = data.get("metrics")
+    if not isinstance(metrics, dict):
+        raise InputError("run file has no 'metrics' object", path)
+    clean: dict[str, float] = {}
+    for key, value in metrics.items():
+        clean[str(key)] = _number(value, path, f"metrics.{key}")
+    stat_names = data.get("stat_names") or {}
+    if not isinstance(stat_names, dict) or not all(
+        isinstance(v, list) and all(isinstance(s, str) for s in v) for v in stat_names.values()
+    ):
+        raise InputError("'stat_names' must map metric names to lists of column names", path)
+    samples = data.get("samples") or []
+    if not isinstance(samples, list):
+        raise InputError("'samples' must be a list", path)
+    for i, sample in enumerate(samples):
+        _check_sample(sample, i, stat_names, path)
+    name = data.get("name")
+    signature = data.get("signature")
+    return RunView(
+        path=path,
+        name=str(name) if name else path.stem,
+        metrics=clean,
+        signature=str(signature) if signature else "",
+        counts=data.get("counts") if isinstance(data.get("counts"), dict) else {},
+        inputs=data.get("inputs") if isinstance(data.get("inputs"), dict) else {},
+        scores=data.get("scores") if isinstance(data.get("scores"), dict) else {},
+        stat_names={k: list(v) for k, v in stat_names.items()},
+        samples=samples,
+        raw=data,
+    )
+
+
+def _number(value: Any, path: Path, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(f"{where} must be a finite number, got {value!r}", path)
+    return float(value)
+
+
+def _check_sample(sample: Any, i: int, stat_names: Mapping[str, list[str]], path: Path) -> None:
+    where = f"samples[{i}]"
+    if not isinstance(sample, dict):
+        raise InputError(f"{where} is not an object", path)
+    if not isinstance(sample.get("image"), str):
+        raise InputError(f"{where} has no 'image' name", path)
+    stats = sample.get("stats", {})
+    if not isinstance(stats, dict):
+        raise InputError(f"{where} ({sample['image']}): 'stats' must be an object", path)
+    for metric, values in stats.items():
+        label = f"{where} ({sample['image']}) stats.{metric}"
+        if metric not in stat_names:
+            raise InputError(f"{label}: metric not listed in 'stat_names'", path)
+        if not isinstance(values, list) or len(values) != len(stat_names[metric]):
+            raise InputError(f"{label}: expected {len(stat_names[metric])} numbers {stat_names[metric]}", path)
+        for value in values:
+            _number(value, path, label)
+
+
+def sample_stats(run: RunView, metrics: Mapping[str, Metric]) -> dict[str, np.ndarray]:
+    """Per-sample statistics of each metric as ``(n, k)`` arrays, rows in the run's sample order."""
+    if not run.samples:
+        raise InputError("run file holds no per-sample statistics ('samples'); re-score it with `markupeval score --json`", run.path)
+    out: dict[str, np.ndarray] = {}
+    for name, metric in metrics.items():
+        expected = list(metric.stat_names)
+        stored = run.stat_names.get(name)
+        if stored != expected:
+            raise InputError(f"stat_names.{name} is {stored}, this version's {name} needs {expected}", run.path)
+        rows = []
+        for i, sample in enumerate(run.samples):
+            values = sample.get("stats", {}).get(name)
+            if values is None:
+                raise InputError(f"samples[{i}] ({sample['image']}) has no {name} statistics", run.path)
+            rows.append(values)
+        out[name] = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(expected))
+    return out
+
+
+def align(run_a: RunView, run_b: RunView) -> list[int]:
+    """Row order of ``run_b``'s samples matching ``run_a``'s, by image name.
+
+    A paired test is meaningful only over the same samples: both runs must hold the same image names.
+    """
+    index_b: dict[str, int] = {}
+    for i, sample in enumerate(run_b.samples):
+        if sample["image"] in index_b:
+            raise InputError(f"samples[{i}]: image {sample['image']} occurs twice", run_b.path)
+        index_b[sample["image"]] = i
+    names_a = [s["image"] for s in run_a.samples]
+    if len(set(names_a)) != len(names_a):
+        seen: set[str] = set()
+        for i, name in enumerate(names_a):
+            if name in seen:
+                raise InputError(f"samples[{i}]: image {name} occurs twice", run_a.path)
+            seen.add(name)
+    only_a = [n for n in names_a if n not in index_b]
+    only_b = set(index_b) - set(names_a)
+    if only_a or only_b:
+        example = (only_a[:1] or sorted(only_b)[:1])[0]
+        raise InputError(
+            f"runs cover different samples: {len(only_a)} images only in {run_a.path}, "
+            f"{len(only_b)} only in {run_b.path} (e.g. {example}); compare runs scored on the same gold",
+            run_b.path,
+        )
+    return [index_b[n] for n in names_a]
