@@ -16,6 +16,7 @@ from typing import Sequence
 
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from markupeval import __version__
 from markupeval.errors import InputError, MarkupEvalError
@@ -57,10 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except InputError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        err.print("[bold red]error:[/]", escape(str(exc)), highlight=False)
         return EXIT_INPUT
     except MarkupEvalError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print("[bold red]error:[/]", escape(str(exc)), highlight=False)
         return EXIT_ENVIRONMENT
     except KeyboardInterrupt:
         err.print("interrupted")

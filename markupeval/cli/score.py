@@ -1,0 +1,81 @@
+"""``markupeval score``: score a predictions file on the IM2LATEX-100K protocol."""
+
+from __future__ import annotations
+
+import argparse
+from importlib import resources
+
+from markupeval.formats import PREDICTION_FORMATS
+from markupeval.run import write_per_sample_csv
+from markupeval.scoring import ScoreConfig, score_files
+from markupeval.summary import print_run
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "score",
+        help="score a predictions file (BLEU, edit distance, exact match, image metrics)",
+        description=(
+            "Score predictions against gold on the IM2LATEX-100K protocol. With no PREDICTIONS, "
+            "scores the bundled sample (300 test items and a real model's predictions)."
+        ),
+    )
+    p.add_argument("predictions", nargs="?", help="predictions file (results.txt, lines, jsonl or csv)")
+    p.add_argument("--gold", help="gold formulas, one per line (normalized, e.g. tgt-test-old.txt)")
+    names = p.add_mutually_exclusive_group()
+    names.add_argument("--names", help="image names, one per gold line (e.g. src-test-old.txt)")
+    names.add_argument("--split", help="split list indexing --gold ('image.png idx' or 'idx image basic')")
+    p.add_argument("--format", default="auto", choices=("auto",) + PREDICTION_FORMATS, help="predictions format")
+    p.add_argument("--gold-variant", default="norm", choices=("norm", "tok"),
+                   help="what the gold holds: normalized (BLEU norm) or only tokenized (BLEU tok)")
+    p.add_argument("--duplicates", default="error", choices=("error", "first", "last"),
+                   help="a second prediction for the same image: fail, or keep the first/last")
+    p.add_argument("--extra", default="error", choices=("error", "ignore"),
+                   help="predictions for images not in the gold: fail, or drop them (counted)")
+    p.add_argument("--strict-edit-distance", action="store_true",
+                   help="edit distance over every gold item against --gold (missing = empty) "
+                        "instead of the original's predictions-present-only")
+    p.add_argument("--normalize-predictions", action="store_true",
+                   help="normalize raw-LaTeX predictions like the gold before scoring")
+    p.add_argument("--no-images", action="store_true", help="text metrics only: skip rendering")
+    p.add_argument("--workers", type=int, default=None, help="rendering/comparison processes (default: all cores)")
+    p.add_argument("--cache-dir", help="render cache location (default: ~/.cache/markupeval)")
+    p.add_argument("--no-cache", action="store_true", help="render everything afresh, store nothing")
+    p.add_argument("--name", help="run name shown in tables (default: the predictions file's stem)")
+    p.add_argument("--json", metavar="OUT", help="write the run file (metrics, counts, signature, per-sample stats)")
+    p.add_argument("--per-sample", metavar="OUT.csv", help="write one CSV row per gold item")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    render_options: dict = {}
+    if args.workers is not None:
+        render_options["workers"] = args.workers
+    if args.cache_dir:
+        render_options["cache_dir"] = args.cache_dir
+    if args.no_cache:
+        render_options["use_cache"] = False
+    config = ScoreConfig(
+        gold_variant=args.gold_variant,
+        strict_edit_distance=args.strict_edit_distance,
+        normalize_predictions=args.normalize_predictions,
+        images=not args.no_images,
+        extra=args.extra,
+        render_options=render_options,
+    )
+    predictions, gold, names = args.predictions, args.gold, args.names
+    if predictions is None:
+        sample = resources.files("markupeval") / "sample"
+        predictions = str(sample / "predictions.txt")
+        gold, names = str(sample / "gold.txt"), str(sample / "names.txt")
+        args.name = args.name or "bundled-sample"
+    result = score_files(
+        predictions, gold, names=names, split=args.split, fmt=args.format,
+        duplicates=args.duplicates, config=config, name=args.name,
+    )
+    print_run(result)
+    if args.json:
+        result.save(args.json)
+    if args.per_sample:
+        write_per_sample_csv(result, args.per_sample)
+    return 0

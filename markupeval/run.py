@@ -1,0 +1,186 @@
+"""The result of scoring one predictions file, and its JSON form (the "run file").
+
+A run keeps the per-sample sufficient statistics of every metric, so any later command
+(leaderboard, bootstrap comparison, report) can re-aggregate them without the inputs.
+The layout is documented in ``docs/ARCHITECTURE.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from markupeval import __version__
+from markupeval.errors import InputError
+from markupeval.metrics.base import Score, Signature
+
+# Keys of the top-level "metrics" object, in display order.
+METRIC_KEYS = ("bleu", "edit_distance", "exact_match", "image_edit_distance", "image_match", "image_match_ws")
+
+
+@dataclass
+class RenderOutcome:
+    """How one formula rendered: ``ok``, ``error``, ``timeout``, ``too_large`` or ``missing``."""
+
+    status: str
+    message: str = ""
+
+
+@dataclass
+class SampleResult:
+    image: str
+    gold: str
+    prediction: str | None  # None: no prediction for this gold item
+    stats: dict[str, list[float]] = field(default_factory=dict)
+    gold_render: RenderOutcome | None = None
+    pred_render: RenderOutcome | None = None
+
+
+@dataclass
+class RunResult:
+    """Everything ``markupeval score`` computed for one predictions file."""
+
+    name: str
+    inputs: dict[str, Any]
+    scores: dict[str, Score]
+    counts: dict[str, int]
+    signature: Signature
+    samples: list[SampleResult]
+    stat_names: dict[str, list[str]]
+    notes: list[str] = field(default_factory=list)  # policies applied, for the reader
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return {k: self.scores[k].value for k in METRIC_KEYS if k in self.scores}
+
+    def stats(self, metric: str) -> np.ndarray:
+        """Per-sample statistics of ``metric`` as an ``(n_samples, n_stats)`` array."""
+        width = len(self.stat_names[metric])
+        rows = [s.stats.get(metric, [0.0] * width) for s in self.samples]
+        return np.asarray(rows, dtype=np.float64).reshape(len(rows), width)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "markupeval_version": __version__,
+            "name": self.name,
+            "inputs": self.inputs,
+            "metrics": self.metrics,
+            "scores": {
+                k: {"value": s.value, "parts": _jsonable(s.parts), "signature": str(s.signature or "")}
+                for k, s in self.scores.items()
+            },
+            "counts": self.counts,
+            "signature": str(self.signature),
+            "notes": self.notes,
+            "stat_names": self.stat_names,
+            "samples": [_sample_json(s) for s in self.samples],
+        }
+
+    def save(self, path: Path | str) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(path)
+
+
+def _sample_json(s: SampleResult) -> dict[str, Any]:
+    out: dict[str, Any] = {"image": s.image, "gold": s.gold, "prediction": s.prediction, "stats": s.stats}
+    if s.gold_render is not None:
+        out["gold_render"] = {"status": s.gold_render.status, "message": s.gold_render.message}
+    if s.pred_render is not None:
+        out["pred_render"] = {"status": s.pred_render.status, "message": s.pred_render.message}
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def load_run(path: Path | str) -> RunResult:
+    """Read a run file written by :meth:`RunResult.save` (``markupeval score --json``)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("run file not found", path) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"not a markupeval run file (invalid JSON: {exc})", path) from None
+    if not isinstance(data, dict) or "scores" not in data or "samples" not in data:
+        raise InputError("not a markupeval run file (no 'scores'/'samples'; written by `markupeval score --json`?)", path)
+    try:
+        scores = {
+            k: Score(k, float(v["value"]), v.get("parts", {}), _parse_signature(v.get("signature", "")))
+            for k, v in data["scores"].items()
+        }
+        samples = [
+            SampleResult(
+                image=s["image"],
+                gold=s["gold"],
+                prediction=s.get("prediction"),
+                stats=s.get("stats", {}),
+                gold_render=RenderOutcome(**s["gold_render"]) if s.get("gold_render") else None,
+                pred_render=RenderOutcome(**s["pred_render"]) if s.get("pred_render") else None,
+            )
+            for s in data["samples"]
+        ]
+        return RunResult(
+            name=data.get("name", path.stem),
+            inputs=data.get("inputs", {}),
+            scores=scores,
+            counts=data.get("counts", {}),
+            signature=_parse_signature(data.get("signature", "")),
+            samples=samples,
+            stat_names=data.get("stat_names", {}),
+            notes=data.get("notes", []),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"malformed run file: {exc!r}", path) from None
+
+
+def _parse_signature(text: str) -> Signature:
+    pairs = []
+    for part in text.split("|") if text else []:
+        key, _, value = part.partition(":")
+        pairs.append((key, value))
+    return Signature(tuple(pairs))
+
+
+def write_per_sample_csv(run: RunResult, path: Path | str) -> None:
+    """One row per gold item: texts, render outcomes and each metric's per-sample statistics."""
+    import csv
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stat_columns = [(m, s) for m, names in run.stat_names.items() for s in names]
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        header = ["image", "gold", "prediction", "missing", "gold_render", "pred_render", "render_message"]
+        writer.writerow(header + [f"{m}.{s}" for m, s in stat_columns])
+        for sample in run.samples:
+            gr, pr = sample.gold_render, sample.pred_render
+            message = (gr.message if gr and gr.status != "ok" else "") or (pr.message if pr else "")
+            row = [
+                sample.image,
+                sample.gold,
+                sample.prediction if sample.prediction is not None else "",
+                int(sample.prediction is None),
+                gr.status if gr else "",
+                pr.status if pr else "",
+                message,
+            ]
+            for m, s in stat_columns:
+                values = sample.stats.get(m)
+                v = values[run.stat_names[m].index(s)] if values else ""
+                row.append(int(v) if isinstance(v, float) and v.is_integer() else v)
+            writer.writerow(row)

@@ -1,0 +1,51 @@
+"""Terminal summary of a run: the metrics table, counts and the signature (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from markupeval.metrics.bleu import format_multi_bleu
+from markupeval.run import METRIC_KEYS, RunResult
+
+LABELS = {
+    "bleu": "BLEU",
+    "edit_distance": "Edit distance (text)",
+    "exact_match": "Exact match (text)",
+    "image_edit_distance": "Image edit distance",
+    "image_match": "Image Match",
+    "image_match_ws": "Image Match (-ws)",
+}
+
+
+def metric_detail(run: RunResult, key: str) -> str:
+    score = run.scores[key]
+    p = score.parts
+    if key == "bleu":
+        return format_multi_bleu(score).split(", ", 1)[1]
+    if "distance" in p:
+        return f"distance {p['distance']:,} / {p.get('max_len', p.get('ref', 0)):,}"
+    if "matched" in p:
+        return f"{p['matched']:,} of {p['counted']:,}"
+    return ""
+
+
+def print_run(run: RunResult, console: Console | None = None) -> None:
+    console = console or Console()
+    table = Table(title=f"markupeval · {run.name}", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("detail", style="dim")
+    for key in METRIC_KEYS:
+        if key not in run.scores:
+            continue
+        value = run.scores[key].value
+        text = f"{value:.2f}" if key == "bleu" else f"{value:.6f}"
+        table.add_row(LABELS[key], text, metric_detail(run, key))
+    console.print(table)
+    counts = " · ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in run.counts.items())
+    console.print(f"[bold]counts[/]  {counts}", highlight=False)
+    for note in run.notes:
+        console.print("[yellow]note[/] ", escape(note), highlight=False)
+    console.print("[bold]signature[/] ", escape(str(run.signature)), highlight=False, soft_wrap=True)
