@@ -24,6 +24,7 @@ from markupeval.errors import InputError, MarkupEvalError
 # Command modules, in the order `markupeval --help` lists them.
 COMMAND_MODULES = (
     "markupeval.cli.score",
+    "markupeval.cli.leaderboard", "markupeval.cli.compare",
 )
 
 EXIT_OK, EXIT_INPUT, EXIT_ENVIRONMENT = 0, 2, 3

@@ -12,12 +12,15 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
 from markupeval.errors import InputError
 from markupeval.metrics.base import Metric
+
+if TYPE_CHECKING:
+    from markupeval.stats.bootstrap import Comparison, Interval
 
 
 @dataclass
@@ -163,3 +166,73 @@ def align(run_a: RunView, run_b: RunView) -> list[int]:
             run_b.path,
         )
     return [index_b[n] for n in names_a]
+
+
+@dataclass
+class RunComparison:
+    """Paired bootstrap of run B against run A over every metric both runs can re-aggregate."""
+
+    run_a: RunView
+    run_b: RunView
+    comparison: "Comparison"
+    skipped: dict[str, str] = field(default_factory=dict)  # metric -> why it was not resampled
+    warnings: list[str] = field(default_factory=list)
+
+
+def resampleable_metrics(runs: list[RunView]) -> tuple[dict[str, Metric], dict[str, str]]:
+    """Registered metrics present in every run; the others with the reason they are left out."""
+    from markupeval.metrics import METRICS
+
+    names = list(dict.fromkeys(n for run in runs for n in run.stat_names))
+    chosen: dict[str, Metric] = {}
+    skipped: dict[str, str] = {}
+    for name in names:
+        if name not in METRICS:
+            skipped[name] = "no registered metric of this name to re-aggregate it"
+        elif not all(name in run.stat_names for run in runs):
+            skipped[name] = "not in every run"
+        else:
+            chosen[name] = METRICS[name]()
+    return chosen, skipped
+
+
+def _consistency(run: RunView, metrics: Mapping[str, Metric], stats: Mapping[str, np.ndarray]) -> list[str]:
+    # A run whose stored corpus values do not follow from its per-sample statistics was edited or
+    # written by another version; say so rather than report intervals around a different number.
+    out = []
+    for name, metric in metrics.items():
+        if name in run.metrics:
+            value = metric.score_from_stats(stats[name].sum(axis=0)).value
+            if not math.isclose(value, run.metrics[name], rel_tol=1e-9, abs_tol=1e-9):
+                out.append(f"{run.path}: stored {name} = {run.metrics[name]} but its samples give {value}")
+    return out
+
+
+def compare_runs(
+    run_a: RunView, run_b: RunView, resamples: int = 1000, seed: int = 12345
+) -> RunComparison:
+    from markupeval.stats.bootstrap import compare_stats
+
+    metrics, skipped = resampleable_metrics([run_a, run_b])
+    if not metrics:
+        raise InputError("no metric of these runs can be resampled (no per-sample statistics of a registered metric)", run_a.path)
+    order = align(run_a, run_b)
+    stats_a = sample_stats(run_a, metrics)
+    stats_b = sample_stats(run_b, metrics)
+    warnings = _consistency(run_a, metrics, stats_a) + _consistency(run_b, metrics, stats_b)
+    stats_b = {name: array[order] for name, array in stats_b.items()}
+    if run_a.signature != run_b.signature:
+        warnings.append("the runs were scored with different settings (signatures differ); the difference mixes systems and settings")
+    comparison = compare_stats(stats_a, stats_b, metrics, resamples=resamples, seed=seed)
+    return RunComparison(run_a, run_b, comparison, skipped, warnings)
+
+
+def run_intervals(run: RunView, resamples: int = 1000, seed: int = 12345) -> tuple[dict[str, "Interval"], dict[str, str]]:
+    """95 % bootstrap intervals of every resampleable metric of one run."""
+    from markupeval.stats.bootstrap import bootstrap_intervals
+
+    metrics, skipped = resampleable_metrics([run])
+    if not metrics:
+        raise InputError("no metric of this run can be resampled", run.path)
+    return bootstrap_intervals(sample_stats(run, metrics), metrics, resamples=resamples, seed=seed), skipped
+

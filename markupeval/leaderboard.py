@@ -1,0 +1,434 @@
+"""Leaderboards: the paper's published rows and measured runs in one ranked table.
+
+The table model (:class:`Board`) is built once and written by one renderer per format: rich,
+Markdown (GitHub), LaTeX (booktabs), CSV and a standalone HTML page. Published rows come from
+``leaderboard/published.csv`` (Deng et al., ICML 2017, Tables 2 and 4, with their source);
+measured rows from run files (``markupeval score --json``). Every measured row carries its run's
+signature, printed under the table: a number without the settings that produced it is not shown.
+
+All values are shown as percentages with two decimals, the paper's convention (BLEU is already on
+0-100; the run file's fractions are multiplied by 100).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from markupeval.errors import InputError
+from markupeval.stats.runs import RunView, read_run
+
+log = logging.getLogger("markupeval")
+
+FORMATS = ("rich", "markdown", "latex", "csv", "html")
+MISSING = "–"  # en dash: a cell the source does not report
+PUBLISHED, MEASURED = "published", "measured"
+
+#: Where the published rows live: the repository's leaderboard/ folder.
+DEFAULT_PUBLISHED = Path(__file__).resolve().parents[1] / "leaderboard" / "published.csv"
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    latex: str
+
+
+#: The paper's columns (Table 2), then the text metrics the paper does not report.
+COLUMNS: tuple[Column, ...] = (
+    Column("bleu_tok", "BLEU (tok)", "BLEU (tok)"),
+    Column("bleu_norm", "BLEU (norm)", "BLEU (norm)"),
+    Column("image_edit_distance", "Image ED", "Image ED"),
+    Column("image_match", "Match", "Match"),
+    Column("image_match_ws", "Match (-ws)", "Match ($-$ws)"),
+    Column("edit_distance", "Text ED", "Text ED"),
+    Column("exact_match", "Exact", "Exact"),
+)
+COLUMN_KEYS = tuple(c.key for c in COLUMNS)
+
+# Run-file metric names that map one to one onto a column (fractions, shown x100).
+_RUN_FRACTIONS = ("image_edit_distance", "image_match", "image_match_ws", "edit_distance", "exact_match")
+
+DATASET_ORDER = ("IM2LATEX-100K", "CROHME14", "CROHME13")
+
+
+@dataclass
+class Row:
+    model: str
+    attention: str
+    dataset: str
+    tag: str  # "published" | "measured"
+    values: dict[str, float | None]
+    source: str
+    signature: str = ""
+    lookups: tuple[int, int] | None = None  # Table 4: (coarse, fine) attention lookups per step
+    rank: int | None = None
+    note: int | None = None  # footnote number of the signature (measured rows)
+
+
+@dataclass
+class Board:
+    rows: list[Row]
+    rank_by: str
+    signatures: list[str] = field(default_factory=list)  # footnote i+1 -> signature
+    published_source: str = ""
+
+    def datasets(self) -> list[str]:
+        seen = list(dict.fromkeys(r.dataset for r in self.rows))
+        return sorted(seen, key=lambda d: (DATASET_ORDER.index(d) if d in DATASET_ORDER else len(DATASET_ORDER), d))
+
+    def protocol_lines(self) -> list[str]:
+        """The lines printed under every format: what the published and measured numbers mean."""
+        lines = [
+            f"Ranked by {_header(self.rank_by)} within each dataset; {MISSING} = not reported. "
+            "All values in %. ED = edit distance accuracy.",
+        ]
+        if any(r.tag == PUBLISHED for r in self.rows):
+            lines.append(
+                f"published: {self.published_source}; Table 2 values, attention lookups #C/#F from Table 4; "
+                "the original evaluation scripts (docs/PROTOCOL.md)."
+            )
+        for i, sig in enumerate(self.signatures, start=1):
+            lines.append(f"[{i}] measured: {sig or 'no signature recorded in the run file'}")
+        return lines
+
+
+def _header(key: str) -> str:
+    return next((c.header for c in COLUMNS if c.key == key), key)
+
+
+# --------------------------------------------------------------------------- building
+
+
+def read_published(path: Path | str = DEFAULT_PUBLISHED) -> list[Row]:
+    """Published rows; Table 4's attention lookups are joined onto the Table 2 row of the same model."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read published results: {exc.strerror or exc}", path) from None
+    reader = csv.DictReader(io.StringIO(text))
+    needed = {"table", "dataset", "model", "attention", "paper", "row", *COLUMN_KEYS, "lookups_coarse", "lookups_fine"}
+    missing = needed - set(reader.fieldnames or ())
+    if missing:
+        raise InputError(f"missing columns {sorted(missing)}", path, 1)
+    rows: list[Row] = []
+    lookups: dict[tuple[str, str, str], tuple[int, int, str]] = {}
+    for line, rec in enumerate(reader, start=2):
+        try:
+            values = {k: _cell(rec[k]) for k in COLUMN_KEYS}
+            if rec["table"] == "4":
+                lookups[(rec["dataset"], rec["model"], rec["attention"])] = (
+                    int(rec["lookups_coarse"]),
+                    int(rec["lookups_fine"]),
+                    rec["row"],
+                )
+                continue
+        except ValueError as exc:
+            raise InputError(f"bad number: {exc}", path, line) from None
+        source = f"Table {rec['table']}, {rec['row']}"
+        rows.append(Row(rec["model"], rec["attention"], rec["dataset"], PUBLISHED, values, source))
+    for row in rows:
+        joined = lookups.get((row.dataset, row.model, row.attention))
+        if joined:
+            row.lookups = joined[:2]
+            row.source += f"; Table 4, {joined[2]}"
+    return rows
+
+
+def _cell(text: str) -> float | None:
+    text = text.strip()
+    return float(text) if text else None
+
+
+def _bleu_variant(run: RunView) -> str:
+    """'tok' or 'norm': which gold the run's BLEU was scored against, read from its signatures."""
+    sigs = [run.signature]
+    bleu = run.scores.get("bleu")
+    if isinstance(bleu, dict) and bleu.get("signature"):
+        sigs.insert(0, str(bleu["signature"]))
+    for sig in sigs:
+        for item in sig.split("|"):
+            key, _, value = item.partition(":")
+            if key.strip() in ("gold", "gold_variant", "gv", "gold_form") and value.strip() in ("tok", "norm"):
+                return value.strip()
+    # Normalized gold is the protocol's default (docs/PROTOCOL.md, "BLEU (norm)").
+    return "norm"
+
+
+def measured_row(run: RunView, dataset: str = "IM2LATEX-100K") -> Row:
+    values: dict[str, float | None] = dict.fromkeys(COLUMN_KEYS)
+    if "bleu" in run.metrics:
+        values[f"bleu_{_bleu_variant(run)}"] = run.metrics["bleu"]
+    for key in ("bleu_tok", "bleu_norm"):
+        if key in run.metrics:  # a run may carry both variants under explicit names
+            values[key] = run.metrics[key]
+    for key in _RUN_FRACTIONS:
+        if key in run.metrics:
+            values[key] = 100.0 * run.metrics[key]
+    unknown = set(run.metrics) - {"bleu", "bleu_tok", "bleu_norm", *_RUN_FRACTIONS}
+    if unknown:
+        log.info("%s: metrics without a leaderboard column: %s", run.path, ", ".join(sorted(unknown)))
+    return Row(run.name, "", dataset, MEASURED, values, f"run {run.path.name}", signature=run.signature)
+
+
+def build_board(
+    runs: Sequence[RunView] = (),
+    *,
+    published: Sequence[Row] | None = None,
+    rank_by: str = "image_match",
+    dataset: str = "IM2LATEX-100K",
+) -> Board:
+    """Published and measured rows, ranked by ``rank_by`` within each dataset."""
+    if rank_by not in COLUMN_KEYS:
+        raise InputError(f"cannot rank by {rank_by!r}; choose one of {', '.join(COLUMN_KEYS)}")
+    rows = list(published if published is not None else read_published())
+    board = Board(rows=[], rank_by=rank_by)
+    if published is None or rows:
+        board.published_source = "Deng et al., Image-to-Markup Generation with Coarse-to-Fine Attention, ICML 2017"
+    for run in runs:
+        row = measured_row(run, dataset)
+        if row.signature not in board.signatures:
+            board.signatures.append(row.signature)
+        row.note = board.signatures.index(row.signature) + 1
+        rows.append(row)
+    # Tie-break on BLEU (norm), then name, so the order never depends on input order.
+    secondary = "bleu_norm" if rank_by != "bleu_norm" else "bleu_tok"
+    for ds in dict.fromkeys(r.dataset for r in rows):
+        group = [r for r in rows if r.dataset == ds]
+        group.sort(key=lambda r: (_desc(r.values[rank_by]), _desc(r.values[secondary]), r.model, r.attention))
+        rank = 0
+        for r in group:
+            if r.values[rank_by] is not None:
+                rank += 1
+                r.rank = rank
+        board.rows.extend(group)
+    board.rows.sort(key=lambda r: board.datasets().index(r.dataset) if r.dataset in board.datasets() else 0)
+    return board
+
+
+def _desc(value: float | None) -> tuple[int, float]:
+    return (1, 0.0) if value is None else (0, -value)
+
+
+def load_board(run_paths: Iterable[Path | str], **kwargs) -> Board:
+    return build_board([read_run(p) for p in run_paths], **kwargs)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _fmt(value: float | None) -> str:
+    return MISSING if value is None or not math.isfinite(value) else f"{value:.2f}"
+
+
+def _lookups(row: Row) -> str:
+    return f"{row.lookups[0]}/{row.lookups[1]}" if row.lookups else MISSING
+
+
+def _system(row: Row) -> str:
+    return row.model + (f" [{row.note}]" if row.note else "")
+
+
+def _cells(row: Row) -> list[str]:
+    return [
+        str(row.rank) if row.rank else MISSING,
+        _system(row),
+        row.attention or MISSING,
+        row.tag,
+        *(_fmt(row.values[k]) for k in COLUMN_KEYS),
+        _lookups(row),
+    ]
+
+
+HEADERS = ("#", "System", "Attention", "Tag", *(c.header for c in COLUMNS), "Lookups #C/#F")
+
+
+def render(board: Board, fmt: str) -> str:
+    """The board as text in one of :data:`FORMATS`."""
+    renderers = {
+        "rich": to_rich_text,
+        "markdown": to_markdown,
+        "latex": to_latex,
+        "csv": to_csv,
+        "html": to_html,
+    }
+    if fmt not in renderers:
+        raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return renderers[fmt](board)
+
+
+def to_rich(board: Board) -> Table:
+    table = Table(title="IM2LATEX-100K protocol leaderboard", caption="\n".join(board.protocol_lines()), caption_justify="left")
+    for i, header in enumerate(HEADERS):
+        table.add_column(header, justify="right" if i >= 4 or i == 0 else "left", style="bold" if header == _header(board.rank_by) else None)
+    for ds in board.datasets():
+        table.add_section()
+        table.add_row("", f"[italic]{escape(ds)}[/]", *[""] * (len(HEADERS) - 2))
+        for row in (r for r in board.rows if r.dataset == ds):
+            style = "cyan" if row.tag == MEASURED else None
+            table.add_row(*(escape(c) for c in _cells(row)), style=style)
+    return table
+
+
+def to_rich_text(board: Board, width: int = 200) -> str:
+    console = Console(file=io.StringIO(), width=width, record=True, color_system=None)
+    console.print(to_rich(board))
+    return console.export_text()
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", r"\|")
+
+
+def to_markdown(board: Board) -> str:
+    lines = ["| Dataset | " + " | ".join(HEADERS) + " |"]
+    align = ["---", "---:", "---", "---", "---", *(["---:"] * (len(COLUMNS) + 1))]
+    lines.append("| " + " | ".join(align) + " |")
+    for ds in board.datasets():
+        for row in (r for r in board.rows if r.dataset == ds):
+            cells = [_md_escape(c) for c in _cells(row)]
+            if row.values[board.rank_by] is not None:
+                idx = 4 + COLUMN_KEYS.index(board.rank_by)
+                cells[idx] = f"**{cells[idx]}**"
+            lines.append("| " + " | ".join([ds, *cells]) + " |")
+    lines.append("")
+    for line in board.protocol_lines():
+        head, sep, sig = line.partition(": ")
+        if line.startswith("[") and sep:
+            lines.append(f"- {head}: `{sig}`")
+        else:
+            lines.append(f"- {line}")
+    return "\n".join(lines) + "\n"
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "–": "--",
+}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def to_latex(board: Board) -> str:
+    """A booktabs ``table`` float (needs ``\\usepackage{booktabs}``)."""
+    n_num = len(COLUMNS) + 1
+    spec = "rllll" + "r" * n_num
+    headers = ["\\#", "System", "Attention", "Tag", *(c.latex for c in COLUMNS), "\\#C/\\#F"]
+    headers = [f"\\textbf{{{h}}}" if h == _latex_header(board.rank_by) else h for h in headers]
+    out = [
+        "% Generated by `markupeval leaderboard --format latex`; needs \\usepackage{booktabs}.",
+        "\\begin{table}[t]",
+        "\\centering",
+        "\\small",
+        f"\\begin{{tabular}}{{{spec}}}",
+        "\\toprule",
+        "Dataset & " + " & ".join(headers) + " \\\\",
+    ]
+    for ds in board.datasets():
+        out.append("\\midrule")
+        for row in (r for r in board.rows if r.dataset == ds):
+            cells = [latex_escape(c) for c in _cells(row)]
+            out.append(" & ".join([latex_escape(ds), *cells]) + " \\\\")
+    out += ["\\bottomrule", "\\end{tabular}"]
+    out.append("\\par\\smallskip\\footnotesize")
+    for line in board.protocol_lines():
+        out.append("\\noindent " + _latex_wrap(latex_escape(line)) + "\\par")
+    out += ["\\caption{IM2LATEX-100K protocol leaderboard.}", "\\end{table}"]
+    return "\n".join(out) + "\n"
+
+
+def _latex_header(key: str) -> str:
+    return next((c.latex for c in COLUMNS if c.key == key), key)
+
+
+def _latex_wrap(text: str) -> str:
+    # Signatures are long unbroken strings: allow line breaks after each field separator.
+    return text.replace("|", "|\\allowbreak{}")
+
+
+def to_csv(board: Board) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["dataset", "rank", "model", "attention", "tag", *COLUMN_KEYS, "lookups_coarse", "lookups_fine", "source", "signature"])
+    for ds in board.datasets():
+        for row in (r for r in board.rows if r.dataset == ds):
+            writer.writerow(
+                [
+                    ds,
+                    row.rank or "",
+                    row.model,
+                    row.attention,
+                    row.tag,
+                    *("" if row.values[k] is None else f"{row.values[k]:.4f}".rstrip("0").rstrip(".") if row.tag == MEASURED else f"{row.values[k]:.2f}" for k in COLUMN_KEYS),
+                    row.lookups[0] if row.lookups else "",
+                    row.lookups[1] if row.lookups else "",
+                    row.source if row.tag == MEASURED else f"{board.published_source}, {row.source}",
+                    row.signature,
+                ]
+            )
+    return buf.getvalue()
+
+
+_HTML_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;font-size:14px}
+th,td{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+th{border-bottom:2px solid #333}
+tr.measured td{background:#eef6ff}
+tr.group td{font-style:italic;background:#f6f6f6}
+th.rank-by{text-decoration:underline}
+.notes{font-size:13px;color:#444;max-width:70em}
+.notes code{word-break:break-all}
+"""
+
+
+def to_html(board: Board) -> str:
+    e = html.escape
+    head = "".join(
+        f'<th class="{"num" if i == 0 or i >= 4 else ""}{" rank-by" if h == _header(board.rank_by) else ""}">{e(h)}</th>'
+        for i, h in enumerate(HEADERS)
+    )
+    body = []
+    for ds in board.datasets():
+        body.append(f'<tr class="group"><td colspan="{len(HEADERS)}">{e(ds)}</td></tr>')
+        for row in (r for r in board.rows if r.dataset == ds):
+            cells = "".join(
+                f'<td class="{"num" if i == 0 or i >= 4 else ""}">{e(c)}</td>' for i, c in enumerate(_cells(row))
+            )
+            body.append(f'<tr class="{row.tag}">{cells}</tr>')
+    notes = "".join(
+        f"<li><code>{e(line)}</code></li>" if line.startswith("[") else f"<li>{e(line)}</li>"
+        for line in board.protocol_lines()
+    )
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<title>markupeval leaderboard</title>"
+        f"<style>{_HTML_STYLE}</style></head><body>"
+        "<h1>IM2LATEX-100K protocol leaderboard</h1>"
+        f"<table id=\"leaderboard\"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f"<ul class=\"notes\">{notes}</ul></body></html>\n"
+    )
