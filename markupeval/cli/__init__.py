@@ -25,6 +25,7 @@ from markupeval.errors import InputError, MarkupEvalError
 COMMAND_MODULES = (
     "markupeval.cli.score",
     "markupeval.cli.leaderboard", "markupeval.cli.compare",
+    "markupeval.cli.data",
 )
 
 EXIT_OK, EXIT_INPUT, EXIT_ENVIRONMENT = 0, 2, 3
