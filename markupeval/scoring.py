@@ -166,7 +166,7 @@ def score(
     }
     if renders is not None:
         counts["gold_render_failed"] = sum(1 for g, _ in renders if g.status != "ok")
-        counts["pred_render_failed"] = sum(1 for g, p in renders if g.status == "ok" and p.status not in ("ok",))
+        counts["pred_render_failed"] = sum(1 for _, p in renders if p.status not in ("ok", "missing"))
     if predictions.duplicates:
         notes.append(f"{len(predictions.duplicates)} duplicate prediction(s) dropped")
     if extra:

@@ -46,6 +46,25 @@ def print_run(run: RunResult, console: Console | None = None) -> None:
     console.print(table)
     counts = " · ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in run.counts.items())
     console.print(f"[bold]counts[/]  {counts}", highlight=False)
+    _print_render_failures(run, console)
     for note in run.notes:
         console.print("[yellow]note[/] ", escape(note), highlight=False)
     console.print("[bold]signature[/] ", escape(str(run.signature)), highlight=False, soft_wrap=True)
+
+
+def _print_render_failures(run: RunResult, console: Console, limit: int = 10) -> None:
+    """List failed renders: gold ones are excluded from the image metrics, predicted ones are misses."""
+    for side, label in (("gold_render", "gold render failed (excluded)"), ("pred_render", "prediction render failed (miss)")):
+        failed = [
+            (s.image, getattr(s, side))
+            for s in run.samples
+            if getattr(s, side) is not None and getattr(s, side).status not in ("ok", "missing")
+        ]
+        if not failed:
+            continue
+        console.print(f"[yellow]{label}[/]: {len(failed)}", highlight=False)
+        for image, outcome in failed[:limit]:
+            message = outcome.message.splitlines()[0] if outcome.message else ""
+            console.print("   ", escape(f"{image}  {outcome.status}  {message}"), highlight=False)
+        if len(failed) > limit:
+            console.print(f"    … and {len(failed) - limit} more (see --per-sample / --json)", highlight=False)
