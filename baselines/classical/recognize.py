@@ -1,0 +1,198 @@
+"""Symbol recognition: nearest neighbour over the glyph templates, with multi-part merging."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from baselines.classical.features import features
+from baselines.classical.glyphs import EM_PX, KINDS, GlyphSet
+from baselines.classical.segment import Component, binarise, connected_components, merge_masks
+
+# Merging two stacked parts into one multi-part symbol (i, j, =, \leq, ...) is accepted when the
+# merged shape is at least this close to a multi-part template (squared feature distance) ...
+MERGE_MAX_DISTANCE = 12.0
+# ... and not much worse than recognising the parts separately.
+MERGE_SLACK = 2.0
+# Parts further apart than this (in display em) are never one symbol; ':' has the widest gap.
+MERGE_MAX_GAP_EM = 0.45
+
+
+@dataclass
+class Symbol:
+    """A recognised symbol (or a structural primitive: a bar or a radical) with its geometry."""
+
+    top: int
+    left: int
+    bottom: int
+    right: int
+    label: tuple[str, ...]
+    kind: str  # one of glyphs.KINDS, or "bar" / "radical"
+    size_class: int  # 0 display/text, 1 script, 2 scriptscript
+    baseline: float  # estimated baseline row
+    confidence: float  # 0..1, margin between the best and the best other label
+    parts: int = 1
+    mask: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def cx(self) -> float:
+        return (self.left + self.right) / 2
+
+    @property
+    def cy(self) -> float:
+        return (self.top + self.bottom) / 2
+
+    @property
+    def em(self) -> float:
+        return EM_PX[self.size_class]
+
+
+class Classifier:
+    """1-nearest-neighbour over the template matrix, restricted by the number of parts."""
+
+    def __init__(self, glyphs: GlyphSet):
+        self.glyphs = glyphs
+        self._norms = (glyphs.features.astype(np.float64) ** 2).sum(axis=1)
+        self._by_parts = {p: np.flatnonzero(glyphs.parts == p) for p in np.unique(glyphs.parts)}
+
+    def nearest(self, feats: np.ndarray, parts: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Best template index, its squared distance, and the distance to the best other label."""
+        idx = self._by_parts.get(parts)
+        n = len(feats)
+        if idx is None or len(idx) == 0 or n == 0:
+            return np.full(n, -1), np.full(n, np.inf), np.full(n, np.inf)
+        t = self.glyphs.features[idx].astype(np.float64)
+        q = feats.astype(np.float64)
+        d = (q**2).sum(axis=1)[:, None] - 2 * q @ t.T + self._norms[idx][None, :]
+        best = d.argmin(axis=1)
+        best_d = d[np.arange(n), best]
+        labels = self.glyphs.label[idx]
+        other = np.where(labels[None, :] == labels[best][:, None], np.inf, d).min(axis=1)
+        return idx[best], np.maximum(best_d, 0), np.maximum(other, 0)
+
+
+def _is_bar(c: Component) -> bool:
+    return c.height <= 4 and c.width >= 3 * c.height and c.mask.mean() > 0.85
+
+
+def _is_radical(c: Component, comps: list[Component]) -> bool:
+    """A radical sign: its overline runs along the top and it encloses other components."""
+    if c.width < 12 or c.height < 12:
+        return False
+    right = c.mask[:3, c.width // 3 :]
+    if right.any(axis=0).mean() < 0.95:
+        return False
+    for o in comps:
+        if o is c:
+            continue
+        cy, cx = (o.top + o.bottom) / 2, (o.left + o.right) / 2
+        if c.top < cy < c.bottom and c.left + c.width * 0.15 < cx < c.right and o.top > c.top:
+            return True
+    return False
+
+
+def _stack_candidates(comps: list[Component], skip: set[int]) -> list[tuple[int, int]]:
+    """Pairs of components stacked vertically closely enough to be parts of one symbol."""
+    max_gap = MERGE_MAX_GAP_EM * EM_PX[0]
+    pairs = []
+    for i, a in enumerate(comps):
+        if i in skip:
+            continue
+        for j in range(i + 1, len(comps)):
+            b = comps[j]
+            if b.left >= a.right:
+                break  # sorted by left: no later component overlaps a horizontally
+            if j in skip:
+                continue
+            overlap = min(a.right, b.right) - max(a.left, b.left)
+            if overlap < 0.4 * min(a.width, b.width):
+                continue
+            gap = max(a.top, b.top) - min(a.bottom, b.bottom)
+            if gap <= max_gap and max(a.height, b.height) < 1.6 * EM_PX[0]:
+                pairs.append((i, j))
+    return pairs
+
+
+def _make_symbols(classifier: Classifier, comps: list[Component], parts: list[int]) -> list[Symbol]:
+    g = classifier.glyphs
+    out: list[Symbol] = []
+    feats = features([c.mask for c in comps]) if comps else np.zeros((0, 1))
+    for p in sorted(set(parts)):
+        sel = [k for k, q in enumerate(parts) if q == p]
+        best, dist, other = classifier.nearest(feats[sel], p)
+        for k, t, d, o in zip(sel, best, dist, other):
+            c = comps[k]
+            if t < 0:
+                out.append(Symbol(c.top, c.left, c.bottom, c.right, ("?",), "sym", 0, c.bottom - 1, 0.0, p, c.mask))
+                continue
+            scale = c.height / max(int(g.height[t]), 1)
+            baseline = (c.bottom - 1) - g.descent[t] * scale
+            conf = float(1 - np.sqrt(d) / max(np.sqrt(o), 1e-9)) if np.isfinite(o) else 1.0
+            out.append(Symbol(c.top, c.left, c.bottom, c.right, g.labels[g.label[t]], KINDS[g.kind[t]],
+                              int(g.size_class[t]), float(baseline), max(conf, 0.0), p, c.mask))
+    return out
+
+
+def recognise(image: np.ndarray, classifier: Classifier) -> list[Symbol]:
+    """Segment a formula image into symbols and recognise each."""
+    comps = connected_components(binarise(image))
+    specials: list[Symbol] = []
+    rest: list[Component] = []
+    for c in comps:
+        if _is_radical(c, comps):
+            specials.append(Symbol(c.top, c.left, c.bottom, c.right, (r"\sqrt",), "radical", 0, c.bottom - 1, 1.0, 1, c.mask))
+        else:
+            rest.append(c)
+    groups: list[list[Component]] = [[c] for c in rest]
+    # Greedy pairwise merging, best merged distance first; repeated so three-part symbols
+    # (\equiv, \vdots) form from a two-part one plus a part.
+    for _round in range(2):
+        merged_comps = [merge_masks(g) if len(g) > 1 else g[0] for g in groups]
+        pairs = _stack_candidates(merged_comps, set())
+        if not pairs:
+            break
+        feats_single = features([c.mask for c in merged_comps])
+        single_best = np.full(len(groups), np.inf)
+        for p in sorted({len(g) for g in groups}):
+            sel = [k for k, g in enumerate(groups) if len(g) == p]
+            _, d, _ = classifier.nearest(feats_single[sel], p)
+            single_best[sel] = d
+        cands = [merge_masks([merged_comps[i], merged_comps[j]]) for i, j in pairs]
+        cand_parts = [len(groups[i]) + len(groups[j]) for i, j in pairs]
+        cand_feats = features([c.mask for c in cands])
+        cand_d = np.full(len(pairs), np.inf)
+        for p in sorted(set(cand_parts)):
+            sel = [k for k, q in enumerate(cand_parts) if q == p]
+            _, d, _ = classifier.nearest(cand_feats[sel], p)
+            cand_d[sel] = d
+        used: set[int] = set()
+        new_groups: list[list[Component]] = []
+        for k in np.argsort(cand_d):
+            i, j = pairs[k]
+            if i in used or j in used or cand_d[k] > MERGE_MAX_DISTANCE:
+                continue
+            if cand_d[k] > max(single_best[i], single_best[j]) + MERGE_SLACK:
+                continue
+            used.update((i, j))
+            new_groups.append(groups[i] + groups[j])
+        if not new_groups:
+            break
+        groups = [g for k, g in enumerate(groups) if k not in used] + new_groups
+    comps_final = [merge_masks(g) if len(g) > 1 else g[0] for g in groups]
+    symbols = _make_symbols(classifier, comps_final, [len(g) for g in groups])
+    for s in symbols:
+        # Minus, fraction bar, overline and the \bar accent share one shape; structure decides.
+        if s.parts == 1 and _is_bar(Component(s.top, s.left, s.bottom, s.right, s.mask)):
+            s.kind, s.label = "bar", ("-",)
+    symbols += specials
+    symbols.sort(key=lambda s: (s.left, s.top))
+    return symbols

@@ -1,0 +1,325 @@
+"""Structural analysis: arrange recognised symbols into normalized LaTeX tokens.
+
+Rules, applied recursively to each sub-expression (a "level"):
+1. containers, widest first: a radical takes what it covers; a horizontal bar with symbols
+   both above and below inside its extent is a fraction; a display big operator takes the
+   symbols above and below it as limits;
+2. accents: an accent glyph, a short bar or dots right above a symbol (\\hat, \\bar, \\dot, ...);
+   a bar above several symbols is an \\overline;
+3. the main baseline: the largest size class, and the baseline most of its symbols share;
+   runs of upright letters become \\operatorname / \\mathrm; tall delimiters become \\left/\\right;
+4. every other symbol is a script of the nearest main-line symbol on its left: above that
+   symbol's baseline a superscript, below it a subscript (smaller scripts follow the larger
+   script they belong to), each script group parsed recursively.
+Tokens follow the gold's conventions: ``x _ { i } ^ { 2 }``, ``\\frac { a } { b }``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from baselines.classical.glyphs import DELIMITERS, EM_PX, OPENING
+from baselines.classical.recognize import Symbol
+
+AXIS_EM = 0.25  # math axis above the baseline (cmsy axis_height), in em
+LIMIT_OPERATORS = {r"\sum", r"\prod", r"\coprod", r"\bigcup", r"\bigcap", r"\bigoplus", r"\bigotimes",
+                   r"\bigwedge", r"\bigsqcup"}
+OPERATOR_NAMES = {"exp", "ln", "sin", "cos", "sinh", "log", "cosh", "tanh", "tan", "arctan", "coth", "cot",
+                  "dim", "deg", "arcsin", "arccos", "sec", "ker", "csc", "tg", "ctg", "arg", "sh", "ch", "th"}
+LIMIT_NAMES = {"lim", "det", "min", "max", "sup", "inf", "limsup", "liminf"}
+WIDE_ACCENT = {r"\hat": r"\widehat", r"\tilde": r"\widetilde"}
+DOT_LABELS = {".", r"\cdot", r"\cdotp"}
+TALL_DELIMITER = 1.3  # a delimiter taller than this many em of its size is \left / \right
+
+
+@dataclass
+class Item:
+    """A symbol or an already-built sub-expression, with the geometry layout needs."""
+
+    top: float
+    left: float
+    bottom: float
+    right: float
+    tokens: list[str]
+    baseline: float
+    size: int
+    kind: str
+    label: tuple[str, ...] = ()
+    children: list["Item"] = field(default_factory=list)
+
+    @property
+    def width(self) -> float:
+        return self.right - self.left
+
+    @property
+    def height(self) -> float:
+        return self.bottom - self.top
+
+    @property
+    def cx(self) -> float:
+        return (self.left + self.right) / 2
+
+    @property
+    def cy(self) -> float:
+        return (self.top + self.bottom) / 2
+
+    @property
+    def em(self) -> float:
+        return EM_PX[self.size]
+
+
+def _from_symbol(s: Symbol) -> Item:
+    baseline = s.baseline
+    if s.kind in ("delim", "bigop"):
+        # Axis-centred glyphs: the template's descent does not scale with stretched sizes.
+        baseline = s.cy + AXIS_EM * s.em
+    return Item(s.top, s.left, s.bottom, s.right, list(s.label), baseline, s.size_class, s.kind, s.label)
+
+
+def _box(members: list[Item], tokens: list[str], baseline: float, size: int, kind: str = "box") -> Item:
+    return Item(min(m.top for m in members), min(m.left for m in members), max(m.bottom for m in members),
+                max(m.right for m in members), tokens, baseline, size, kind)
+
+
+def _main_baseline(items: list[Item]) -> float:
+    size = min(i.size for i in items)
+    mains = [i for i in items if i.size == size]
+    tol = 0.22 * EM_PX[size]
+    # The baseline most main-size symbols share; ties go to the leftmost.
+    best = max(mains, key=lambda a: (sum(abs(b.baseline - a.baseline) <= tol for b in mains), -a.left))
+    return best.baseline
+
+
+def _within(o: Item, c: Item, tol: float) -> bool:
+    return o.left >= c.left - tol and o.right <= c.right + tol
+
+
+def _grow(group: list[Item], pool: list[Item], em: float) -> list[Item]:
+    """Extend a limit group sideways by symbols in the same band (limits wider than the operator)."""
+    changed = True
+    while changed:
+        changed = False
+        top, bottom = min(g.top for g in group), max(g.bottom for g in group)
+        left, right = min(g.left for g in group), max(g.right for g in group)
+        for o in pool:
+            if o in group:
+                continue
+            if top - 2 <= o.cy <= bottom + 2 and (left - 0.35 * em <= o.right and o.left <= right + 0.35 * em):
+                group.append(o)
+                changed = True
+    return group
+
+
+def _containers(items: list[Item]) -> list[Item]:
+    while True:
+        for c in sorted(items, key=lambda i: -i.width):
+            others = [o for o in items if o is not c]
+            if c.kind == "radical":
+                inside = [o for o in others if c.left + 0.25 * min(c.width, c.height) < o.cx < c.right + 1
+                          and c.top < o.cy < c.bottom + 2]
+                rest = [o for o in others if o not in inside]
+                if inside:
+                    size = min(o.size for o in inside)
+                    box = _box([c] + inside, [r"\sqrt", "{", *parse(inside), "}"], _main_baseline(inside), size)
+                else:
+                    box = _box([c], [r"\sqrt", "{", "}"], c.bottom - 0.1 * c.em, c.size)
+                items = rest + [box]
+                break
+            if c.kind == "bar":
+                tol = 2
+                above = [o for o in others if _within(o, c, tol) and o.bottom <= c.top + 1]
+                below = [o for o in others if _within(o, c, tol) and o.top >= c.bottom - 1]
+                if above and below:
+                    size = min(o.size for o in above + below)
+                    tokens = [r"\frac", "{", *parse(above), "}", "{", *parse(below), "}"]
+                    box = _box([c] + above + below, tokens, c.cy + AXIS_EM * EM_PX[size], size)
+                    items = [o for o in others if o not in above and o not in below] + [box]
+                    break
+            if c.kind == "bigop" and c.size == 0 and c.label and c.label[0] in LIMIT_OPERATORS:
+                em = c.em
+                overlaps = [o for o in others if o.right > c.left and o.left < c.right]
+                above = [o for o in overlaps if o.bottom <= c.top + 1 and o.bottom >= c.top - 1.2 * em]
+                below = [o for o in overlaps if o.top >= c.bottom - 1 and o.top <= c.bottom + 0.8 * em]
+                if above or below:
+                    pool = [o for o in others if o.size > 0]
+                    above = _grow(above, pool, em) if above else []
+                    below = _grow([o for o in below if o not in above], [o for o in pool if o not in above], em) if below else []
+                    tokens = list(c.tokens)
+                    if below:
+                        tokens += ["_", "{", *parse(below), "}"]
+                    if above:
+                        tokens += ["^", "{", *parse(above), "}"]
+                    box = _box([c] + above + below, tokens, c.baseline, c.size, kind="bigop-limits")
+                    items = [o for o in others if o not in above and o not in below] + [box]
+                    break
+        else:
+            return items
+
+
+def _is_accent_like(i: Item) -> bool:
+    return i.kind in ("accent", "bar") or (i.label and i.label[0] in DOT_LABELS) or i.label == (r"\sim",)
+
+
+def _accents(items: list[Item]) -> list[Item]:
+    for a in sorted([i for i in items if _is_accent_like(i)], key=lambda i: -i.bottom):
+        if a not in items:
+            continue
+        gap = 0.4 * a.em
+        below = [o for o in items if o is not a and not _is_accent_like(o) and o.top >= a.bottom - 1
+                 and o.top - a.bottom <= gap and o.right > a.left - 1 and o.left < a.right + 1]
+        if not below:
+            continue
+        if a.kind == "bar":
+            covered = [o for o in below if _within(o, a, 3)]
+            if not covered:
+                continue
+            name = r"\bar" if len(covered) == 1 and a.width < 1.6 * covered[0].width else r"\overline"
+            members = covered
+        else:
+            base = min(below, key=lambda o: abs(o.cx - a.cx))
+            if not (base.left - 2 <= a.cx <= base.right + 2):
+                continue
+            members = [base]
+            if a.label and a.label[0] in DOT_LABELS:
+                dots = [d for d in items if d is not a and d.label and d.label[0] in DOT_LABELS
+                        and abs(d.cy - a.cy) < 3 and base.left - 2 <= d.cx <= base.right + 2]
+                name = r"\ddot" if dots else r"\dot"
+                for d in dots:
+                    items = [i for i in items if i is not d]
+            elif a.label == (r"\sim",):
+                name = r"\tilde"
+            else:
+                name = a.label[0]
+            if a.kind == "accent" and len(below) > 1 and a.width > 1.5 * base.width:
+                members = [o for o in below if _within(o, a, 3)] or [base]
+            if len(members) > 1:
+                name = WIDE_ACCENT.get(name, name)
+        tokens = [name, "{", *parse(members), "}"]
+        base_line = _main_baseline(members)
+        box = _box([a] + members, tokens, base_line, min(m.size for m in members))
+        items = [i for i in items if i is not a and i not in members] + [box]
+    return items
+
+
+def _upright_runs(line: list[Item]) -> list[Item]:
+    out: list[Item] = []
+    k = 0
+    while k < len(line):
+        if line[k].kind != "upright":
+            out.append(line[k])
+            k += 1
+            continue
+        run = [line[k]]
+        while k + 1 < len(line) and line[k + 1].kind == "upright" and line[k + 1].left - run[-1].right < 0.3 * run[-1].em:
+            k += 1
+            run.append(line[k])
+        k += 1
+        letters = [r.label[-1] for r in run]
+        word = "".join(letters)
+        if word in LIMIT_NAMES:
+            tokens = [r"\operatorname*", "{", *letters, "}"]
+        elif word in OPERATOR_NAMES:
+            tokens = [r"\operatorname", "{", *letters, "}"]
+        else:
+            tokens = [r"\mathrm", "{", *letters, "}"]
+        out.append(_box(run, tokens, run[0].baseline, run[0].size, kind="box"))
+    return out
+
+
+def _delimiters(line: list[Item]) -> list[str]:
+    """Main-line tokens with tall delimiters as balanced \\left / \\right pairs."""
+    depth = 0
+    out_tokens: list[list[str]] = []
+    for it in line:
+        tok = it.tokens
+        if it.kind == "delim" and it.label and it.label[0] in DELIMITERS and it.height > TALL_DELIMITER * it.em:
+            sym = it.label[0]
+            _, left, right = DELIMITERS[sym]
+            opening = sym in OPENING or (sym in ("|", r"\|") and depth == 0)
+            if opening:
+                tok = [left] + tok[1:]
+                depth += 1
+            else:
+                if depth == 0:
+                    out_tokens.insert(0, [r"\left."])
+                else:
+                    depth -= 1
+                tok = [right] + tok[1:]
+        out_tokens.append(tok)
+    flat = [t for tok in out_tokens for t in tok]
+    return flat + [r"\right."] * depth
+
+
+def _dots(tokens: list[str]) -> list[str]:
+    """Three baseline dots are \\ldots, three centred dots \\cdots (the gold's usual forms)."""
+    out: list[str] = []
+    k = 0
+    while k < len(tokens):
+        if tokens[k : k + 3] == [".", ".", "."]:
+            out.append(r"\ldots")
+            k += 3
+        elif tokens[k : k + 3] == [r"\cdot"] * 3:
+            out.append(r"\cdots")
+            k += 3
+        else:
+            out.append(tokens[k])
+            k += 1
+    return out
+
+
+def parse(items: list[Item]) -> list[str]:
+    """Normalized LaTeX tokens for a set of items forming one sub-expression."""
+    if not items:
+        return []
+    items = _containers(list(items))
+    items = _accents(items)
+    size = min(i.size for i in items)
+    y0 = _main_baseline(items)
+    tol = 0.22 * EM_PX[size]
+    line = sorted([i for i in items if i.size == size and abs(i.baseline - y0) <= tol], key=lambda i: i.left)
+    scripts = sorted([i for i in items if not any(i is m for m in line)], key=lambda i: (i.size, i.left))
+    line = _upright_runs(line)
+    # Scripts: larger ones pick a main-line base; smaller ones follow the larger script they sit by.
+    owner: dict[int, tuple[int, str]] = {}  # id(script) -> (index of base in line, "sub"/"sup"/"pre")
+    placed: list[Item] = []
+    for s in scripts:
+        parent = None
+        for t in placed:
+            if t.size < s.size and t.left <= s.left and s.left - t.right <= 0.6 * t.em:
+                if parent is None or t.left > parent.left:
+                    parent = t
+        if parent is not None:
+            owner[id(s)] = owner[id(parent)]
+        else:
+            bases = [k for k, b in enumerate(line) if b.left <= s.left]
+            if not bases:
+                owner[id(s)] = (-1, "pre")
+            else:
+                k = bases[-1]
+                b = line[k]
+                if b.height > TALL_DELIMITER * b.em or b.kind in ("bigop", "box", "bigop-limits"):
+                    up = s.cy < b.cy if b.kind != "box" else s.baseline < b.baseline - 0.2 * b.em
+                else:
+                    up = s.baseline < b.baseline - 0.2 * b.em
+                owner[id(s)] = (k, "sup" if up else "sub")
+        placed.append(s)
+    groups: dict[tuple[int, str], list[Item]] = {}
+    for s in scripts:
+        groups.setdefault(owner[id(s)], []).append(s)
+    parts: list[Item] = []
+    if (-1, "pre") in groups:
+        pre = groups[(-1, "pre")]
+        parts.append(_box(pre, ["{", "}", "^", "{", *parse(pre), "}"], y0, size))
+    for k, b in enumerate(line):
+        tokens = list(b.tokens)
+        if (k, "sub") in groups:
+            tokens += ["_", "{", *parse(groups[(k, "sub")]), "}"]
+        if (k, "sup") in groups:
+            tokens += ["^", "{", *parse(groups[(k, "sup")]), "}"]
+        parts.append(Item(b.top, b.left, b.bottom, b.right, tokens, b.baseline, b.size, b.kind, b.label))
+    return _dots(_delimiters(parts))
+
+
+def layout(symbols: list[Symbol]) -> list[str]:
+    """Normalized LaTeX tokens for a recognised formula."""
+    return parse([_from_symbol(s) for s in symbols])
