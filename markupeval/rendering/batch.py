@@ -1,0 +1,240 @@
+"""Rendering one chunk of formulas: many formulas per pdflatex run, errors isolated.
+
+The chunk is typeset optimistically as one document, one page per formula (the page geometry of
+the single-formula document, so each page equals that formula rendered alone). Markers in TeX's
+output attribute every message to its formula and give its page. Then:
+
+* a formula whose text could change TeX's state for later formulas (``\\global``, ``\\def``,
+  ``\\catcode``, ``\\input``, ``\\end{document}``, ...; see :data:`HAZARD`) never shares a run;
+* a formula with a TeX error is typeset again alone, so its image (TeX recovers from most errors
+  and the original still produced a PDF) is exactly its single-document image;
+* a formula that did not end cleanly (missing end marker: a fatal error or runaway argument;
+  changed group or conditional nesting; not exactly one page) makes every formula after it
+  untrusted: they go into a new run;
+* a run that stops making progress for ``timeout`` seconds is killed; the formula that was running
+  gets ``timeout`` and the others go into a new run (a killed run leaves no usable PDF).
+
+Each re-run is strictly smaller than the run it comes from, so this terminates.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import tempfile
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from markupeval.rendering.rasterize import make_rasterizer
+from markupeval.rendering.result import RenderResult
+from markupeval.rendering.sandbox import Limits, TexRun, run_pdflatex
+from markupeval.rendering.templates import load_template
+
+log = logging.getLogger("markupeval")
+
+# Control sequences after which a formula is typeset alone: assignments that outlive the display's
+# group, file and terminal I/O, mode and page changes, category-code tricks (`^^5c` spells `\`).
+# Errors are caught anyway; this catches what could leak *without* an error.
+HAZARD = re.compile(
+    r"\^\^|@|\\(?:global|gdef|xdef|globaldefs|let|futurelet|def|edef|long|outer|protected"
+    r"|newcommand|renewcommand|providecommand|newenvironment|renewenvironment|DeclareRobustCommand"
+    r"|newcounter|setcounter|addtocounter|stepcounter|refstepcounter|newlength|setlength|addtolength"
+    r"|newif|newcount|newdimen|newskip|newtoks|newbox|newsavebox|savebox|sbox|setbox"
+    r"|catcode|lccode|uccode|sfcode|mathcode|delcode|makeatletter|makeatother|csname|endcsname"
+    r"|expandafter|aftergroup|afterassignment|every[a-z]+|output|shipout|scantokens|lowercase|uppercase"
+    r"|input|include|endinput|openin|openout|closein|closeout|read|readline|write|immediate|message"
+    r"|special|pdf[a-z]*|errmessage|errhelp|errorstopmode|scrollmode|batchmode|nonstopmode|tracing[a-z]*"
+    r"|newpage|clearpage|cleardoublepage|pagebreak|nopagebreak|enlargethispage|vadjust|insert|mark|marks"
+    r"|hoffset|voffset|hsize|vsize|textwidth|textheight|paperwidth|paperheight|mag|jobname"
+    r"|count|dimen|skip|muskip|toks|font|chardef|mathchardef|countdef|dimendef|skipdef|toksdef"
+    r"|documentclass|usepackage|RequirePackage|begin\s*\{\s*document|end\s*\{\s*(?:document|displaymath)"
+    r"|end(?![a-zA-Z])(?!\s*\{)|fontsize|selectfont|color|pagecolor|loop|repeat)(?![a-zA-Z])"
+)
+
+#: Messages kept per formula (the first few errors are the informative ones).
+MAX_ERRORS = 3
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    """Everything a worker needs to render a chunk (picklable)."""
+
+    formulas: tuple[str, ...]  # already rewritten
+    template: str
+    rasterizer: str
+    dpi: int
+    limits: Limits
+    bilevel: bool
+    strict: bool
+
+
+def is_hazardous(formula: str) -> bool:
+    return HAZARD.search(formula) is not None
+
+
+@dataclass
+class _Segment:
+    begin_page: int | None = None
+    end_levels: str | None = None
+    errors: list[str] | None = None
+
+
+def parse_markers(output: str, nonce: str, n: int) -> tuple[str | None, list[_Segment], int | None]:
+    """Split TeX's terminal output into per-formula segments.
+
+    Returns the reference nesting levels, one segment per formula, and the final page counter.
+    """
+    ref: str | None = None
+    final: int | None = None
+    segs = [_Segment(errors=[]) for _ in range(n)]
+    current: int | None = None
+    tag = re.compile(rf"ME([BERZ]){re.escape(nonce)}:([0-9:]+)")
+    lines = output.split("\n")
+    for k, line in enumerate(lines):
+        for m in tag.finditer(line):
+            kind, payload = m.group(1), m.group(2).split(":")
+            if not all(payload):
+                continue  # cut off (a killed run's last line)
+            if kind == "R":
+                ref = ":".join(payload)
+            elif kind == "B" and len(payload) == 2:
+                i = int(payload[0])
+                if 0 <= i < n:
+                    current = i
+                    segs[i].begin_page = int(payload[1])
+            elif kind == "E" and len(payload) == 3:
+                i = int(payload[0])
+                if 0 <= i < n:
+                    segs[i].end_levels = f"{payload[1]}:{payload[2]}"
+            elif kind == "Z" and payload[0]:
+                final = int(payload[0])
+                current = None
+        if current is not None and (line.startswith("! ") or "Not reading from" in line or "Not writing to" in line):
+            errors = segs[current].errors
+            assert errors is not None
+            if len(errors) < MAX_ERRORS:
+                context = next((x.strip() for x in lines[k + 1 : k + 8] if x.startswith("l.")), "")
+                errors.append(line.strip() + (f" ({context})" if context else ""))
+    return ref, segs, final
+
+
+def _run(job: ChunkJob, indices: list[int], base: Path, counter: list[int]) -> tuple[TexRun, str]:
+    counter[0] += 1
+    workdir = base / f"run{counter[0]}"
+    workdir.mkdir()
+    template = load_template(job.template)
+    nonce = secrets.token_hex(4)
+    source = template.batch([job.formulas[i] for i in indices], nonce)
+    return run_pdflatex(source, workdir, nonce, job.limits, len(indices)), nonce
+
+
+def render_chunk(job: ChunkJob) -> list[RenderResult]:
+    """Render every formula of the chunk; one result per formula, in order."""
+    n = len(job.formulas)
+    results: list[RenderResult | None] = [None] * n
+    rasterizer = make_rasterizer(job.rasterizer, job.dpi)
+    safe = [i for i in range(n) if not is_hazardous(job.formulas[i])]
+    queue: deque[list[int]] = deque()
+    if safe:
+        queue.append(safe)
+    queue.extend([i] for i in range(n) if is_hazardous(job.formulas[i]))
+    counter = [0]
+    with tempfile.TemporaryDirectory(prefix="markupeval-tex-") as tmp:
+        base = Path(tmp)
+        while queue:
+            indices = queue.popleft()
+            run, nonce = _run(job, indices, base, counter)
+            ref, segs, final = parse_markers(run.output, nonce, len(indices))
+            if len(indices) == 1:
+                results[indices[0]] = _alone(job, run, segs[0], rasterizer)
+                continue
+            if run.killed:
+                k = run.running if run.running is not None else 0
+                results[indices[k]] = _killed(run, job)
+                rest = indices[:k] + indices[k + 1 :]
+                if rest:
+                    queue.append(rest)
+                continue
+            trusted: list[tuple[int, int]] = []  # (formula index, 0-based page)
+            for pos, i in enumerate(indices):
+                seg = segs[pos]
+                next_page = segs[pos + 1].begin_page if pos + 1 < len(indices) else final
+                pages = (next_page - seg.begin_page) if (next_page is not None and seg.begin_page is not None) else None
+                clean_end = seg.end_levels is not None and seg.end_levels == ref and pages == 1
+                if seg.begin_page is None:
+                    # Never started: an earlier formula swallowed it, or TeX stopped before the
+                    # first formula (then each goes alone, so each gets its own diagnosis).
+                    if pos == 0:
+                        queue.extend([j] for j in indices)
+                    else:
+                        queue.append(indices[pos:])
+                    break
+                if seg.errors or not clean_end:
+                    queue.append([i])
+                    if not clean_end:
+                        if indices[pos + 1 :]:
+                            queue.append(indices[pos + 1 :])
+                        break
+                    continue
+                trusted.append((i, seg.begin_page - 1))
+            if trusted and run.pdf is None:
+                # A fatal error left no PDF: the clean formulas simply go again, without the rest.
+                queue.append([i for i, _ in trusted])
+                continue
+            if trusted:
+                images = rasterizer.rasterize(run.pdf, [p for _, p in trusted])
+                for (i, _), page in zip(trusted, images):
+                    results[i] = _finish(page.image, page.too_large, "", job)
+    assert all(r is not None for r in results)
+    return results  # type: ignore[return-value]
+
+
+def _killed(run: TexRun, job: ChunkJob) -> RenderResult:
+    if run.killed == "timeout":
+        return RenderResult("timeout", None, f"no progress for {job.limits.timeout:g} s; pdflatex killed")
+    return RenderResult("too_large", None, f"TeX wrote more than {job.limits.output_bytes} bytes of messages")
+
+
+def _alone(job: ChunkJob, run: TexRun, seg: _Segment, rasterizer) -> RenderResult:
+    if run.killed:
+        return _killed(run, job)
+    message = "; ".join(seg.errors or [])
+    if run.pdf is None:
+        return RenderResult("error", None, message or _last_words(run.output) or "pdflatex produced no PDF")
+    import pypdfium2 as pdfium
+
+    try:
+        doc = pdfium.PdfDocument(str(run.pdf))
+    except pdfium.PdfiumError as exc:
+        return RenderResult("error", None, f"unreadable PDF: {exc}")
+    pages = len(doc)
+    doc.close()
+    if pages != 1:
+        # The original converted the PDF to `<name>.png`; a multi-page PDF became `<name>-0.png`,
+        # ... so no image was found and the formula counted as a failed render.
+        return RenderResult("error", None, f"{pages} pages of output (the original pipeline produced no image)"
+                            + (f"; {message}" if message else ""))
+    if message and job.strict:
+        return RenderResult("error", None, message)
+    page = rasterizer.rasterize(run.pdf, [0])[0]
+    return _finish(page.image, page.too_large, message, job)
+
+
+def _finish(image: np.ndarray | None, too_large: str, message: str, job: ChunkJob) -> RenderResult:
+    if image is None:
+        return RenderResult("too_large", None, too_large)
+    if job.bilevel:
+        # The original's quirk: ImageMagick wrote ink as alpha and convert('L') dropped it, so
+        # every pixel with any coverage became black.
+        image = np.where(image < 255, 0, 255).astype(np.uint8)
+    return RenderResult("ok", image, message)
+
+
+def _last_words(output: str) -> str:
+    lines = [x.strip() for x in output.strip().split("\n") if x.strip()]
+    fatal = [x for x in lines if x.startswith("!") or "job aborted" in x or "Emergency stop" in x]
+    return "; ".join(fatal[:MAX_ERRORS]) if fatal else (lines[-1] if lines else "")
