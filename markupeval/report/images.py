@@ -1,0 +1,139 @@
+"""Where the report's pictures come from, and the pictures it draws itself.
+
+A report shows, per sample, the gold render, the predicted render and a diff picture. Renders come
+from an :class:`ImageSource`: the renderer (through its cache, so re-rendering after ``score`` is
+cheap) or folders of PNGs someone already rendered (``gold/<image>``, ``pred/<image>``).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+from PIL import Image
+
+from markupeval.errors import InputError
+from markupeval.images import ImagePairResult, compare_images, ink_mask
+
+log = logging.getLogger("markupeval")
+
+
+@dataclass(frozen=True)
+class Picture:
+    """One render as the report needs it: the image, or why there is none."""
+
+    status: str  # "ok" | "error" | "timeout" | "too_large" | "missing" | "not_rendered"
+    image: np.ndarray | None = None
+    message: str = ""
+
+
+class ImageSource(Protocol):
+    description: str
+
+    def pictures(self, gold: Sequence[str], predictions: Sequence[str | None], names: Sequence[str]) -> tuple[list[Picture], list[Picture]]:
+        """Gold and predicted pictures for each sample, in order."""
+
+
+class RendererImages:
+    """Renders gold and predictions with :mod:`markupeval.rendering` (its cache makes this cheap)."""
+
+    def __init__(self, **settings) -> None:
+        try:
+            from markupeval.rendering import Renderer
+        except ImportError as exc:  # the renderer is part of this package; its absence is a broken install
+            raise InputError(f"the renderer is not available ({exc}); pass --gold-images/--pred-images or --no-images") from None
+        self.renderer = Renderer(**settings)
+        self.description = f"rendered with markupeval.rendering [{self.renderer.signature()}]"
+
+    def pictures(self, gold, predictions, names):
+        present = [i for i, p in enumerate(predictions) if p is not None]
+        results = self.renderer.render(list(gold) + [predictions[i] for i in present])
+        gold_pics = [Picture(r.status, r.image if r.status == "ok" else None, r.message) for r in results[: len(gold)]]
+        pred_pics = [Picture("missing", None, "no prediction for this image")] * len(predictions)
+        for i, r in zip(present, results[len(gold) :]):
+            pred_pics[i] = Picture(r.status, r.image if r.status == "ok" else None, r.message)
+        return gold_pics, pred_pics
+
+
+class FolderImages:
+    """Renders made elsewhere: ``gold_dir/<image>`` and ``pred_dir/<image>`` PNGs (absent = not rendered)."""
+
+    def __init__(self, gold_dir: Path | str, pred_dir: Path | str) -> None:
+        self.gold_dir, self.pred_dir = Path(gold_dir), Path(pred_dir)
+        for d in (self.gold_dir, self.pred_dir):
+            if not d.is_dir():
+                raise InputError("image folder not found", d)
+        self.description = f"renders read from {self.gold_dir} and {self.pred_dir}"
+
+    def pictures(self, gold, predictions, names):
+        gold_pics = [self._load(self.gold_dir / n) for n in names]
+        pred_pics = [
+            self._load(self.pred_dir / n) if p is not None else Picture("missing", None, "no prediction for this image")
+            for n, p in zip(names, predictions)
+        ]
+        return gold_pics, pred_pics
+
+    @staticmethod
+    def _load(path: Path) -> Picture:
+        if not path.is_file():
+            return Picture("not_rendered", None, f"no render at {path}")
+        try:
+            with Image.open(path) as im:
+                return Picture("ok", np.asarray(im.convert("L")))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"not a readable image: {exc}", path) from None
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """PNG of a grayscale or RGB array; bilevel grayscale is stored as 1-bit (renders are bilevel)."""
+    if image.ndim == 2 and np.isin(image, (0, 255)).all():
+        pil = Image.fromarray(image).convert("1")
+    elif image.ndim == 3:
+        # Few colours: a palette PNG is several times smaller than RGB.
+        pil = Image.fromarray(image, "RGB").quantize(colors=8, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    else:
+        pil = Image.fromarray(image)
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+# Diff colours: ink in both (dark grey), only in gold (red: missing from the prediction), only in the
+# prediction (blue: extra); columns where the alignment breaks Match are underlined in orange.
+_BOTH, _GOLD_ONLY, _PRED_ONLY, _MARK = (40, 40, 40), (220, 30, 30), (30, 90, 230), (255, 150, 0)
+MARK_HEIGHT = 4
+
+
+def diff_picture(gold: np.ndarray, pred: np.ndarray, pair: ImagePairResult | None = None) -> np.ndarray:
+    """Gold and prediction overlaid at their top-left corners (both are cropped renders).
+
+    With the pair's column alignment (``compare_images(..., keep_opcodes=True)``), a bar under the
+    picture marks the gold columns of every non-equal op that breaks Match (5 or more columns).
+    """
+    g, p = ink_mask(gold), ink_mask(pred)
+    h, w = max(g.shape[0], p.shape[0]), max(g.shape[1], p.shape[1])
+    gi = np.zeros((h, w), bool)
+    pi = np.zeros((h, w), bool)
+    gi[: g.shape[0], : g.shape[1]] = g
+    pi[: p.shape[0], : p.shape[1]] = p
+    out = np.full((h + MARK_HEIGHT + 2, w, 3), 255, np.uint8)
+    body = out[:h]
+    body[gi & pi] = _BOTH
+    body[gi & ~pi] = _GOLD_ONLY
+    body[~gi & pi] = _PRED_ONLY
+    if pair is not None and pair.opcodes:
+        for tag, i1, i2, _j1, _j2 in pair.opcodes:
+            if tag != "equal" and i2 - i1 >= 5:
+                out[h + 2 :, i1:i2] = _MARK
+    return out
+
+
+def compare_pair(gold: Picture, pred: Picture) -> ImagePairResult | None:
+    """The pair's image metrics with its column alignment, when both sides rendered."""
+    if gold.image is None:
+        return None
+    return compare_images(gold.image, pred.image, keep_opcodes=True)
