@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "markupeval.cli.score",
     "markupeval.cli.leaderboard", "markupeval.cli.compare", "markupeval.cli.report",
     "markupeval.cli.data",
+    "markupeval.cli.normalize",
 )
 
 EXIT_OK, EXIT_INPUT, EXIT_ENVIRONMENT = 0, 2, 3

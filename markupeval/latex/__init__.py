@@ -113,8 +113,8 @@ def _fallback(formula: str, message: str) -> NormalizeResult:
 class Normalizer:
     """A normalization mode with its signature; pure and stateless, safe to share.
 
-    ``Normalizer()(formula)`` returns a :class:`NormalizeResult` for both modes (in ``tokenize``
-    mode ``fallback`` is always false).
+    ``Normalizer().normalize(formula)`` returns a :class:`NormalizeResult` in both modes (in
+    ``tokenize`` mode ``fallback`` is always false).
     """
 
     mode: str = "normalize"
@@ -123,14 +123,16 @@ class Normalizer:
         if self.mode not in MODES:
             raise ValueError(f"unknown normalizer mode {self.mode!r}; expected one of {MODES}")
 
-    def __call__(self, formula: str) -> NormalizeResult:
+    def normalize(self, formula: str) -> NormalizeResult:
         if self.mode == "normalize":
             return normalize(formula)
         tokens = tokenize(formula)
         return NormalizeResult(" ".join(tokens), tuple(tokens), False, "")
 
+    __call__ = normalize
+
     def many(self, formulas: Sequence[str]) -> list[NormalizeResult]:
-        return [self(f) for f in formulas]
+        return [self.normalize(f) for f in formulas]
 
     def signature(self) -> Signature:
         return Signature.from_items([("normalizer", PRESET), ("mode", self.mode)])

@@ -95,9 +95,14 @@ _DELIMITERS = frozenset([
 
 # Environments whose first argument is a column specification.
 _COLSPEC_ENVS = frozenset("array tabular subarray alignat alignat* alignedat darray".split())
+# Environments aligning on relations at the start of their even columns (`a &= b`).
+_ALIGN_ENVS = frozenset("aligned align align* split alignat alignat* alignedat flalign flalign*".split())
 # amsmath's delimited matrices, written as KaTeX does: \left( \begin{matrix} ... \end{matrix} \right)
 _MATRIX_DELIMS = {"pmatrix": ("(", ")"), "bmatrix": ("[", "]"), "Bmatrix": (r"\{", r"\}"),
                   "vmatrix": ("|", "|"), "Vmatrix": (r"\Vert", r"\Vert")}
+
+for _name in _SIZE_FUNCS | _STYLE_FUNCS:
+    _FUNCS[_name] = _Func("switch")
 
 _END_OF_EXPRESSION = frozenset(["}", r"\end", r"\right", "&", "\\\\", r"\cr", EOF])
 _NOT_SYMBOL = frozenset(["{", "}", "&", "\\\\", r"\cr", r"\end", r"\right", EOF])
@@ -327,6 +332,9 @@ class Parser:
             return Op(name, True, True)
         if kind == "infix":
             return Infix(name)
+        if kind == "switch":
+            # A switch used as an argument (x^\\bf) switches nothing but itself.
+            return Atom(name)
         if kind == "leftright":
             # \right met outside \left...\right, or \left as an argument.
             raise LatexParseError(f"unbalanced {name}")
@@ -418,6 +426,14 @@ class Parser:
         end = self._read_raw_braced().replace(" ", "")
         if end != env:
             raise LatexParseError(f"\\begin{{{env}}} ended by \\end{{{end}}}")
+        if env in _ALIGN_ENVS:
+            # As KaTeX's `aligned`: an empty group keeps `&=` a relation once the cell is braced;
+            # not added twice, so normalized text stays fixed.
+            for row in rows:
+                for i in range(1, len(row), 2):
+                    cell = row[i]
+                    if cell and not _starts_with_empty_group(cell):
+                        cell.insert(0, Group([]))
         return self._wrap_matrix(env, colspec, rows)
 
     def _plain_environment(self, name: str) -> Node:
@@ -457,6 +473,13 @@ class Parser:
                     raise LatexParseError(f"expected & or \\\\ or \\end, got '{tok or 'end of input'}'")
         finally:
             self.env_depth, self.stack_depth = env_depth, stack_depth
+
+
+def _starts_with_empty_group(cell: list[Node]) -> bool:
+    first = cell[0]
+    if isinstance(first, Group) and len(cell) == 1 and first.body:
+        first = first.body[0]  # a cell written back already braced: { { } = b }
+    return isinstance(first, Group) and not first.body
 
 
 _SIZE = re.compile(r"(-?(?:\d+\.?\d*|\.\d+))([a-z]{2})")

@@ -84,6 +84,8 @@ def _node(node: Node, out: list[str]) -> None:
         out.append(node.cmd)  # type: ignore[union-attr]
         _braced(node.base, out)  # type: ignore[union-attr]
     elif kind is Command:
+        if node.cmd == r"\label" and isinstance(node.args[0], Group):  # type: ignore[union-attr]
+            return  # as the original's final /\\label { .*? }/ deletion (an unbraced one survives)
         out.append(node.cmd)  # type: ignore[union-attr]
         for arg in node.args:  # type: ignore[union-attr]
             _loose(arg, out)
