@@ -208,3 +208,22 @@ def test_cli_bad_run_file_is_a_clear_error(tmp_path, capsys):
     bad.write_text('{"metrics": {"bleu": NaN}}')
     assert main(["leaderboard", str(bad), "--format", "csv"]) == 2
     assert "run.json" in capsys.readouterr().err
+
+
+def test_compare_cli_on_real_runs(real_runs, tmp_path):
+    """`markupeval compare` on the two real runs: intervals around the values, a paired difference."""
+    out = tmp_path / "cmp.json"
+    resultsT, results65 = real_runs
+    assert main(["compare", str(results65), str(resultsT), "--resamples", "300", "--json", str(out)]) == 0
+    cmp = json.loads(out.read_text())
+    assert cmp["n_samples"] == 10355 and "resamples:300" in cmp["signature"]
+    bleu = cmp["differences"]["bleu"]
+    a, b = cmp["intervals_a"]["bleu"], cmp["intervals_b"]["bleu"]
+    assert (round(a["value"], 2), round(b["value"], 2)) == (87.45, 88.02)
+    assert bleu["delta"] == pytest.approx(b["value"] - a["value"])
+    assert bleu["low"] <= bleu["delta"] <= bleu["high"]
+    for side in ("intervals_a", "intervals_b"):
+        for name, interval in cmp[side].items():
+            assert interval["low"] <= interval["value"] <= interval["high"], (side, name)
+    # 0.57 BLEU over 10,355 paired samples is far outside resampling noise.
+    assert bleu["p_value"] < 0.01 and bleu["low"] > 0

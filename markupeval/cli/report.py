@@ -45,11 +45,11 @@ def run(args: argparse.Namespace) -> int:
     elif args.gold_images:
         images = FolderImages(args.gold_images, args.pred_images)
     else:
-        settings = {}
+        settings: dict = {"progress": True}
         if args.workers is not None:
             settings["workers"] = args.workers
         if args.cache_dir:
-            settings["cache_dir"] = args.cache_dir
+            settings["cache"] = args.cache_dir
         images = RendererImages(**settings)
     info = build_report(run_view, args.out, images=images, embed=args.embed)
     where = f" (pictures in {info.image_dir})" if info.image_dir else ""
