@@ -23,6 +23,7 @@ import numpy as np
 
 from baselines.classical.features import FEATURE_DIM, features
 from baselines.classical.segment import binarise, connected_components, merge_masks
+from markupeval.errors import RenderEnvironmentError
 
 log = logging.getLogger("markupeval")
 
@@ -187,10 +188,15 @@ def harvest(image: np.ndarray, n_slots: int) -> list[tuple[object, int, int] | N
 RenderFn = Callable[[Sequence[str]], list]
 
 
-def build_glyph_set(render_fn: RenderFn | None = None) -> GlyphSet:
-    """Render every template source and harvest its glyphs (a few minutes of pdflatex)."""
-    if render_fn is None:
-        from markupeval.rendering import render as render_fn  # noqa: N806 (imported lazily: TeX only here)
+def project_renderer(workers: int | None = None):
+    """The evaluation's renderer (im2markup template): templates must be drawn by the same code."""
+    from markupeval.rendering import Renderer  # imported lazily: only building needs TeX
+
+    return Renderer(template="im2markup", cache=False, workers=workers)
+
+
+def build_glyph_set(render_fn: RenderFn) -> GlyphSet:
+    """Render every template source and harvest its glyphs (about a minute of pdflatex)."""
     specs = glyph_specs()
     jobs = [(s, style, dx, dy) for s in specs for style in s.styles for dx, dy in OFFSETS]
     formulas, slices = [], []
@@ -205,7 +211,8 @@ def build_glyph_set(render_fn: RenderFn | None = None) -> GlyphSet:
     masks, rows = [], []
     dropped: dict[str, int] = {}
     for chunk, result in zip(slices, results):
-        slots = harvest(result.image, len(chunk)) if result.status == "ok" and result.image is not None else [None] * len(chunk)
+        ok = result.status == "ok" and result.image is not None
+        slots = harvest(result.image, len(chunk)) if ok else [None] * len(chunk)
         for (spec, style, _dx, _dy), slot in zip(chunk, slots):
             if slot is None:
                 dropped[spec.source] = dropped.get(spec.source, 0) + 1
@@ -218,30 +225,34 @@ def build_glyph_set(render_fn: RenderFn | None = None) -> GlyphSet:
             rows.append((label_index[spec.label], KINDS.index(spec.kind), STYLE_CODES[style], comp.height,
                          (comp.bottom - 1) - baseline, parts))
     if dropped:
-        log.warning("glyph set: %d template sources gave no glyph in some slot: %s", len(dropped), ", ".join(sorted(dropped)[:20]))
+        log.warning("glyph set: %d template sources lost a slot: %s", len(dropped), ", ".join(sorted(dropped)[:20]))
+    if not rows:
+        raise RenderEnvironmentError("glyph set: no template rendered; is the TeX installation working?")
     meta = np.array(rows, dtype=np.int32).reshape(-1, 6)
     return GlyphSet(features(masks).reshape(-1, FEATURE_DIM), meta[:, 0], meta[:, 1], meta[:, 2],
                     meta[:, 3], meta[:, 4], meta[:, 5], labels)
 
 
 def default_cache_dir() -> Path:
-    import os
+    """``<markupeval cache>/classical`` (``$XDG_CACHE_HOME/markupeval`` or ``~/.cache/markupeval``)."""
+    from markupeval.rendering.cache import default_cache_dir as markupeval_cache
 
-    root = os.environ.get("MARKUPEVAL_CACHE") or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    base = Path(root) if os.environ.get("MARKUPEVAL_CACHE") else Path(root) / "markupeval"
-    return base / "classical"
-
-
-def glyph_set_path(cache_dir: Path | None = None) -> Path:
-    return (cache_dir or default_cache_dir()) / f"glyphs-{specs_hash(glyph_specs())}.npz"
+    return markupeval_cache() / "classical"
 
 
-def load_or_build(cache_dir: Path | None = None, render_fn: RenderFn | None = None, rebuild: bool = False) -> GlyphSet:
-    """The cached glyph set, built on first use (the baseline's only "training")."""
-    path = glyph_set_path(cache_dir)
+def glyph_set_path(cache_dir: Path | None = None, renderer_key: str = "") -> Path:
+    """Cache file named by the glyph specs and the renderer's settings (rasterizer, TeX version)."""
+    key = hashlib.sha256((specs_hash(glyph_specs()) + renderer_key).encode()).hexdigest()[:12]
+    return (cache_dir or default_cache_dir()) / f"glyphs-{key}.npz"
+
+
+def load_or_build(cache_dir: Path | None = None, rebuild: bool = False, workers: int | None = None) -> tuple[GlyphSet, Path]:
+    """The cached glyph set, built with the project renderer on first use (the baseline's "training")."""
+    renderer = project_renderer(workers)
+    path = glyph_set_path(cache_dir, str(renderer.signature()))
     if path.exists() and not rebuild:
-        return GlyphSet.load(path)
-    glyphs = build_glyph_set(render_fn)
+        return GlyphSet.load(path), path
+    glyphs = build_glyph_set(renderer.render)
     glyphs.save(path)
     log.info("glyph set: %d templates of %d labels cached in %s", len(glyphs.label), len(glyphs.labels), path)
-    return glyphs
+    return glyphs, path

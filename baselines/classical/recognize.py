@@ -57,26 +57,40 @@ class Symbol:
 
 
 class Classifier:
-    """1-nearest-neighbour over the template matrix, restricted by the number of parts."""
+    """1-nearest-neighbour over the template matrix, restricted by the number of parts.
+
+    Templates are grouped by part count and sorted by label, so the best distance per label is
+    one ``minimum.reduceat`` over the distance matrix; confidence compares the best label with
+    the runner-up.
+    """
 
     def __init__(self, glyphs: GlyphSet):
         self.glyphs = glyphs
-        self._norms = (glyphs.features.astype(np.float64) ** 2).sum(axis=1)
-        self._by_parts = {p: np.flatnonzero(glyphs.parts == p) for p in np.unique(glyphs.parts)}
+        self._groups: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        for p in np.unique(glyphs.parts):
+            idx = np.flatnonzero(glyphs.parts == p)
+            idx = idx[np.argsort(glyphs.label[idx], kind="stable")]
+            t = np.ascontiguousarray(glyphs.features[idx], dtype=np.float32)
+            labels = glyphs.label[idx]
+            starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+            self._groups[int(p)] = (idx, t, (t**2).sum(axis=1), starts, labels[starts])
 
     def nearest(self, feats: np.ndarray, parts: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Best template index, its squared distance, and the distance to the best other label."""
-        idx = self._by_parts.get(parts)
         n = len(feats)
-        if idx is None or len(idx) == 0 or n == 0:
+        group = self._groups.get(parts)
+        if group is None or n == 0:
             return np.full(n, -1), np.full(n, np.inf), np.full(n, np.inf)
-        t = self.glyphs.features[idx].astype(np.float64)
-        q = feats.astype(np.float64)
-        d = (q**2).sum(axis=1)[:, None] - 2 * q @ t.T + self._norms[idx][None, :]
+        idx, t, norms, starts, _ = group
+        q = np.asarray(feats, dtype=np.float32)
+        d = (q**2).sum(axis=1)[:, None] - 2 * (q @ t.T) + norms[None, :]
         best = d.argmin(axis=1)
         best_d = d[np.arange(n), best]
-        labels = self.glyphs.label[idx]
-        other = np.where(labels[None, :] == labels[best][:, None], np.inf, d).min(axis=1)
+        if len(starts) > 1:
+            per_label = np.minimum.reduceat(d, starts, axis=1)
+            other = np.partition(per_label, 1, axis=1)[:, 1]
+        else:
+            other = np.full(n, np.inf, dtype=np.float32)
         return idx[best], np.maximum(best_d, 0), np.maximum(other, 0)
 
 
@@ -122,23 +136,36 @@ def _stack_candidates(comps: list[Component], skip: set[int]) -> list[tuple[int,
     return pairs
 
 
-def _make_symbols(classifier: Classifier, comps: list[Component], parts: list[int]) -> list[Symbol]:
+def _symbol(classifier: Classifier, c: Component, parts: int, t: int, d: float, o: float) -> Symbol:
     g = classifier.glyphs
-    out: list[Symbol] = []
-    feats = features([c.mask for c in comps]) if comps else np.zeros((0, 1))
+    if t < 0:
+        return Symbol(c.top, c.left, c.bottom, c.right, ("?",), "sym", 0, c.bottom - 1, 0.0, parts, c.mask)
+    scale = c.height / max(int(g.height[t]), 1)
+    baseline = (c.bottom - 1) - g.descent[t] * scale
+    conf = float(1 - np.sqrt(d) / max(np.sqrt(o), 1e-9)) if np.isfinite(o) else 1.0
+    return Symbol(c.top, c.left, c.bottom, c.right, g.labels[g.label[t]], KINDS[g.kind[t]],
+                  int(g.size_class[t]), float(baseline), max(conf, 0.0), parts, c.mask)
+
+
+@dataclass
+class _Group:
+    """Parts merged so far, with the best classification of their union."""
+
+    comp: Component
+    parts: int
+    template: int
+    dist: float
+    other: float
+
+
+def _classify(classifier: Classifier, comps: list[Component], parts: list[int]) -> list[tuple[int, float, float]]:
+    feats = features([c.mask for c in comps])
+    out: list[tuple[int, float, float]] = [(-1, np.inf, np.inf)] * len(comps)
     for p in sorted(set(parts)):
         sel = [k for k, q in enumerate(parts) if q == p]
         best, dist, other = classifier.nearest(feats[sel], p)
         for k, t, d, o in zip(sel, best, dist, other):
-            c = comps[k]
-            if t < 0:
-                out.append(Symbol(c.top, c.left, c.bottom, c.right, ("?",), "sym", 0, c.bottom - 1, 0.0, p, c.mask))
-                continue
-            scale = c.height / max(int(g.height[t]), 1)
-            baseline = (c.bottom - 1) - g.descent[t] * scale
-            conf = float(1 - np.sqrt(d) / max(np.sqrt(o), 1e-9)) if np.isfinite(o) else 1.0
-            out.append(Symbol(c.top, c.left, c.bottom, c.right, g.labels[g.label[t]], KINDS[g.kind[t]],
-                              int(g.size_class[t]), float(baseline), max(conf, 0.0), p, c.mask))
+            out[k] = (int(t), float(d), float(o))
     return out
 
 
@@ -152,43 +179,31 @@ def recognise(image: np.ndarray, classifier: Classifier) -> list[Symbol]:
             specials.append(Symbol(c.top, c.left, c.bottom, c.right, (r"\sqrt",), "radical", 0, c.bottom - 1, 1.0, 1, c.mask))
         else:
             rest.append(c)
-    groups: list[list[Component]] = [[c] for c in rest]
-    # Greedy pairwise merging, best merged distance first; repeated so three-part symbols
-    # (\equiv, \vdots) form from a two-part one plus a part.
+    groups = [_Group(c, 1, *r) for c, r in zip(rest, _classify(classifier, rest, [1] * len(rest)))]
+    # Greedy pairwise merging, best merged distance first; a second round lets three-part
+    # symbols (\equiv, \vdots) form from a two-part one plus a part.
     for _round in range(2):
-        merged_comps = [merge_masks(g) if len(g) > 1 else g[0] for g in groups]
-        pairs = _stack_candidates(merged_comps, set())
+        groups.sort(key=lambda g: (g.comp.left, g.comp.top))
+        pairs = _stack_candidates([g.comp for g in groups], set())
         if not pairs:
             break
-        feats_single = features([c.mask for c in merged_comps])
-        single_best = np.full(len(groups), np.inf)
-        for p in sorted({len(g) for g in groups}):
-            sel = [k for k, g in enumerate(groups) if len(g) == p]
-            _, d, _ = classifier.nearest(feats_single[sel], p)
-            single_best[sel] = d
-        cands = [merge_masks([merged_comps[i], merged_comps[j]]) for i, j in pairs]
-        cand_parts = [len(groups[i]) + len(groups[j]) for i, j in pairs]
-        cand_feats = features([c.mask for c in cands])
-        cand_d = np.full(len(pairs), np.inf)
-        for p in sorted(set(cand_parts)):
-            sel = [k for k, q in enumerate(cand_parts) if q == p]
-            _, d, _ = classifier.nearest(cand_feats[sel], p)
-            cand_d[sel] = d
+        cands = [merge_masks([groups[i].comp, groups[j].comp]) for i, j in pairs]
+        results = _classify(classifier, cands, [groups[i].parts + groups[j].parts for i, j in pairs])
         used: set[int] = set()
-        new_groups: list[list[Component]] = []
-        for k in np.argsort(cand_d):
+        merged: list[_Group] = []
+        for k in sorted(range(len(pairs)), key=lambda k: results[k][1]):
             i, j = pairs[k]
-            if i in used or j in used or cand_d[k] > MERGE_MAX_DISTANCE:
+            t, d, o = results[k]
+            if i in used or j in used or d > MERGE_MAX_DISTANCE:
                 continue
-            if cand_d[k] > max(single_best[i], single_best[j]) + MERGE_SLACK:
+            if d > max(groups[i].dist, groups[j].dist) + MERGE_SLACK:
                 continue
             used.update((i, j))
-            new_groups.append(groups[i] + groups[j])
-        if not new_groups:
+            merged.append(_Group(cands[k], groups[i].parts + groups[j].parts, t, d, o))
+        if not merged:
             break
-        groups = [g for k, g in enumerate(groups) if k not in used] + new_groups
-    comps_final = [merge_masks(g) if len(g) > 1 else g[0] for g in groups]
-    symbols = _make_symbols(classifier, comps_final, [len(g) for g in groups])
+        groups = [g for k, g in enumerate(groups) if k not in used] + merged
+    symbols = [_symbol(classifier, g.comp, g.parts, g.template, g.dist, g.other) for g in groups]
     for s in symbols:
         # Minus, fraction bar, overline and the \bar accent share one shape; structure decides.
         if s.parts == 1 and _is_bar(Component(s.top, s.left, s.bottom, s.right, s.mask)):
