@@ -11,9 +11,9 @@ from functools import lru_cache
 import numpy as np
 
 GRID = 16
-# Weight of the log2 height/width features against the bitmap's Euclidean distance; a factor
-# of two in size then costs about as much as a dozen wrong bitmap cells.
-SIZE_WEIGHT = 2.5
+# Weight of the log2 height/width features against the bitmap's Euclidean distance: script and
+# display sizes (a factor 1.5) then differ by about as much as two distinct glyphs do.
+SIZE_WEIGHT = 6.0
 FEATURE_DIM = GRID * GRID + 2
 
 

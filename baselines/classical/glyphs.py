@@ -40,7 +40,7 @@ STYLE_CODES = {"D": 0, "T": 0, "S": 1, "SS": 2}  # size class: 0 main, 1 script,
 EM_PX = {0: 12.0 * PX_PER_PT, 1: 8.0 * PX_PER_PT, 2: 6.0 * PX_PER_PT}
 # Sub-pixel offsets (dx, dy) in pt: the rasteriser's "any coverage is ink" rule makes a glyph's
 # pixels depend on where it falls on the pixel grid (1 px = 0.36pt).
-OFFSETS = ((0.0, 0.0), (0.18, 0.18))
+OFFSETS = ((0.0, 0.0), (0.18, 0.18), (0.09, 0.27), (0.27, 0.09))
 SLOTS_PER_RENDER = 10
 MARKER = r"\rule[-8pt]{3pt}{8pt}"
 

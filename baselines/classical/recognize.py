@@ -12,7 +12,7 @@ from baselines.classical.segment import Component, binarise, connected_component
 
 # Merging two stacked parts into one multi-part symbol (i, j, =, \leq, ...) is accepted when the
 # merged shape is at least this close to a multi-part template (squared feature distance) ...
-MERGE_MAX_DISTANCE = 12.0
+MERGE_MAX_DISTANCE = 30.0
 # ... and not much worse than recognising the parts separately.
 MERGE_SLACK = 2.0
 # Parts further apart than this (in display em) are never one symbol; ':' has the widest gap.

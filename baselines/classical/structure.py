@@ -267,12 +267,39 @@ def _dots(tokens: list[str]) -> list[str]:
     return out
 
 
+def _is_dot(i: Item) -> bool:
+    return i.kind == "sym" and bool(i.label) and i.label[0] in DOT_LABELS | {r"\bullet"} and max(i.width, i.height) <= 0.2 * EM_PX[0]
+
+
+def _place_dots(items: list[Item]) -> list[Item]:
+    """A lone dot's size is unreliable (a few pixels), so its place decides: on the main baseline
+    it is a period, on the math axis a \\cdot, both main-line symbols; elsewhere it stays a script."""
+    others = [i for i in items if not _is_dot(i)]
+    if not others:
+        return items
+    size = min(i.size for i in others)
+    em = EM_PX[size]
+    y0 = _main_baseline(others)
+    for d in items:
+        if not _is_dot(d):
+            continue
+        if abs((d.bottom - 1) - y0) <= 0.12 * em + 1:
+            d.label, d.tokens = (".",), ["."]
+        elif abs(d.cy - (y0 - AXIS_EM * em)) <= 0.12 * em + 1:
+            d.label, d.tokens = (r"\cdot",), [r"\cdot"]
+        else:
+            continue
+        d.size, d.baseline = size, y0
+    return items
+
+
 def parse(items: list[Item]) -> list[str]:
     """Normalized LaTeX tokens for a set of items forming one sub-expression."""
     if not items:
         return []
     items = _containers(list(items))
     items = _accents(items)
+    items = _place_dots(items)
     size = min(i.size for i in items)
     y0 = _main_baseline(items)
     tol = 0.22 * EM_PX[size]
