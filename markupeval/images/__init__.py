@@ -9,6 +9,7 @@ from markupeval.images.compare import (
     compare_image_pairs,
     compare_images,
 )
+from markupeval.images.diff import diff_picture, save_diff_picture
 from markupeval.images.io import load_grayscale
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "compare_image_files",
     "compare_image_pairs",
     "compare_images",
+    "diff_picture",
+    "save_diff_picture",
     "ink_mask",
     "load_grayscale",
 ]

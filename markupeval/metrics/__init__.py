@@ -10,11 +10,16 @@ from markupeval.metrics.base import Metric, Score, Signature
 from markupeval.metrics.bleu import BLEU
 from markupeval.metrics.edit_distance import EditDistance
 from markupeval.metrics.exact_match import ExactMatch
+from markupeval.metrics.column_edit_distance import ImageEditDistance
+from markupeval.metrics.image_match import ImageMatch, ImageMatchNoWhitespace
 
 METRICS: dict[str, type[Metric]] = {
     "bleu": BLEU,
     "edit_distance": EditDistance,
     "exact_match": ExactMatch,
+    "image_edit_distance": ImageEditDistance,
+    "image_match": ImageMatch,
+    "image_match_ws": ImageMatchNoWhitespace,
 }
 
 
