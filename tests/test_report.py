@@ -15,7 +15,7 @@ from PIL import Image
 
 from markupeval.cli import main
 from markupeval.report import FolderImages, build_report
-from markupeval.report.images import diff_picture
+from markupeval.report.images import MARK, diff_picture
 from markupeval.report.plot import rates
 from markupeval.stats.runs import read_run
 
@@ -124,17 +124,23 @@ def test_render_failures_show_tex_message(run_file, tmp_path):
     assert "timeout" in pred and "pdflatex ran past 10 s" in pred
 
 
-def test_diff_picture_colours():
-    gold = np.full((3, 4), 255, np.uint8)
-    pred = np.full((2, 5), 255, np.uint8)
-    gold[0, 0] = gold[1, 1] = 0  # (0,0) in both, (1,1) gold only
-    pred[0, 0] = pred[1, 4] = 0  # (1,4) prediction only
-    pic = diff_picture(gold, pred)
-    assert pic.shape == (3 + 4 + 2, 5, 3)
-    assert tuple(pic[0, 0]) == (40, 40, 40)
-    assert tuple(pic[1, 1]) == (220, 30, 30)
-    assert tuple(pic[1, 4]) == (30, 90, 230)
-    assert tuple(pic[2, 2]) == (255, 255, 255)
+def test_diff_picture_marks_the_columns_that_break_match():
+    from markupeval.images import compare_images
+    from markupeval.images.diff import BOTH, GOLD_ONLY
+
+    h = 10
+    gold = np.full((h, 30), 255, np.uint8)
+    gold[1:9, 2:8] = 0  # a 6-column block (8 ink pixels a column) the prediction lacks
+    gold[1:9, 20:24] = 0
+    pred = np.full((h, 30), 255, np.uint8)
+    pred[1:9, 20:24] = 0
+    pair = compare_images(gold, pred, keep_opcodes=True)
+    assert not pair.match
+    pic = diff_picture(gold, pred, pair)
+    assert tuple(pic[2, 21]) == BOTH and tuple(pic[2, 3]) == GOLD_ONLY
+    marked = np.where((pic[h + 2 :] == MARK).all(axis=2).any(axis=0))[0]
+    # The mark covers exactly the missing block, nothing of what both share.
+    assert marked.tolist() == list(range(2, 8))
 
 
 def test_plot_rates_per_length_bucket():

@@ -17,7 +17,8 @@ import numpy as np
 from PIL import Image
 
 from markupeval.errors import InputError
-from markupeval.images import ImagePairResult, compare_images, ink_mask
+from markupeval.images import COLUMN_TOLERANCE, ImagePairResult, compare_images
+from markupeval.images import diff_picture as images_diff_picture
 
 log = logging.getLogger("markupeval")
 
@@ -102,33 +103,28 @@ def png_bytes(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-# Diff colours: ink in both (dark grey), only in gold (red: missing from the prediction), only in the
-# prediction (blue: extra); columns where the alignment breaks Match are underlined in orange.
-_BOTH, _GOLD_ONLY, _PRED_ONLY, _MARK = (40, 40, 40), (220, 30, 30), (30, 90, 230), (255, 150, 0)
+MARK = (255, 150, 0)
 MARK_HEIGHT = 4
 
 
 def diff_picture(gold: np.ndarray, pred: np.ndarray, pair: ImagePairResult | None = None) -> np.ndarray:
-    """Gold and prediction overlaid at their top-left corners (both are cropped renders).
+    """The images module's alignment-aware diff picture, with the columns that break Match marked.
 
-    With the pair's column alignment (``compare_images(..., keep_opcodes=True)``), a bar under the
-    picture marks the gold columns of every non-equal op that breaks Match (5 or more columns).
+    Below the picture an orange bar marks every non-equal op of the column alignment that spans 5
+    or more gold columns: the places that make the pair a mismatch.
     """
-    g, p = ink_mask(gold), ink_mask(pred)
-    h, w = max(g.shape[0], p.shape[0]), max(g.shape[1], p.shape[1])
-    gi = np.zeros((h, w), bool)
-    pi = np.zeros((h, w), bool)
-    gi[: g.shape[0], : g.shape[1]] = g
-    pi[: p.shape[0], : p.shape[1]] = p
-    out = np.full((h + MARK_HEIGHT + 2, w, 3), 255, np.uint8)
-    body = out[:h]
-    body[gi & pi] = _BOTH
-    body[gi & ~pi] = _GOLD_ONLY
-    body[~gi & pi] = _PRED_ONLY
-    if pair is not None and pair.opcodes:
-        for tag, i1, i2, _j1, _j2 in pair.opcodes:
-            if tag != "equal" and i2 - i1 >= 5:
-                out[h + 2 :, i1:i2] = _MARK
+    opcodes = pair.opcodes if pair is not None else None
+    picture = images_diff_picture(gold, pred, opcodes)
+    out = np.full((picture.shape[0] + MARK_HEIGHT + 2, picture.shape[1], 3), 255, np.uint8)
+    out[: picture.shape[0]] = picture
+    if opcodes:
+        # The picture's x axis runs along the alignment: each op takes max(gold, pred) columns.
+        x = 0
+        for tag, i1, i2, j1, j2 in opcodes:
+            n = max(i2 - i1, j2 - j1)
+            if tag != "equal" and i2 - i1 >= COLUMN_TOLERANCE:
+                out[picture.shape[0] + 2 :, x : x + n] = MARK
+            x += n
     return out
 
 

@@ -246,8 +246,8 @@ def render_page(
 <section id="per-sample">
 <h2>Samples</h2>
 {computed}
-<p class="legend muted">Diff: <span style="background:#282828"></span>ink in both <span style="background:#dc1e1e"></span>only in gold
-<span style="background:#1e5ae6"></span>only in the prediction <span style="background:#ff9600"></span>gold columns where the alignment breaks Match (≥ 5 columns)</p>
+<p class="legend muted">Diff: <span style="background:#000"></span>ink in both <span style="background:#d62728"></span>only in gold
+<span style="background:#1f77b4"></span>only in the prediction <span style="background:#ff9600"></span>where the column alignment breaks Match (an edit spanning ≥ 5 gold columns); the prediction's columns are placed under the gold columns they align with</p>
 <div id="controls">
 <label>show <select id="filter">
 <option value="all">all samples</option><option value="mismatch">mismatches</option>
