@@ -46,19 +46,19 @@ MARKER = r"\rule[-8pt]{3pt}{8pt}"
 
 KINDS = ("sym", "upright", "accent", "bigop", "delim")
 
-# Glyphs with several spellings (\le / \leq, \to / \rightarrow, | / \vert) are listed once,
-# under the spelling the gold uses most.
+# Glyphs with several spellings (\le / \leq, \to / \rightarrow, | / \vert / \mid, \perp / \bot)
+# are listed once, under the spelling the gold uses most.
 GREEK_AND_SYMBOLS = r"""
 \alpha \beta \gamma \delta \epsilon \varepsilon \zeta \eta \theta \vartheta \iota \kappa \lambda
 \mu \nu \xi \pi \varpi \rho \varrho \sigma \varsigma \tau \upsilon \phi \varphi \chi \psi \omega
 \Gamma \Delta \Theta \Lambda \Xi \Pi \Sigma \Upsilon \Phi \Psi \Omega
-\aleph \hbar \imath \jmath \ell \wp \Re \Im \partial \infty \prime \emptyset \nabla \top \bot
+\aleph \hbar \imath \jmath \ell \wp \Re \Im \partial \infty \prime \emptyset \nabla \top
 \forall \exists \triangle \flat \natural \sharp \diamondsuit \S \P \dagger \ddagger
 \pounds \pm \mp \times \setminus \cdot \ast \star \circ \bullet \cap \cup \sqcap \sqcup \vee
 \wedge \oplus \ominus \otimes \oslash \odot \diamond \amalg \bigtriangleup
 \bigtriangledown \triangleright \triangleleft \leq \geq \equiv \prec \succ \preceq \succeq \sim
 \simeq \ll \gg \asymp \subset \supset \subseteq \supseteq \approx \cong \in \ni \notin \neq
-\vdash \smile \mid \parallel \perp \propto \doteq \leftarrow \rightarrow \leftrightarrow
+\vdash \smile \parallel \perp \propto \doteq \leftarrow \rightarrow \leftrightarrow
 \Rightarrow \Leftrightarrow \Longrightarrow \Longleftarrow \Longleftrightarrow \longrightarrow
 \longleftarrow \longleftrightarrow \mapsto \longmapsto \hookrightarrow \rightharpoonup
 \rightleftharpoons \uparrow \downarrow \Downarrow \nearrow \searrow \vdots \ddots \cdots \ldots

@@ -17,6 +17,15 @@ MERGE_MAX_DISTANCE = 30.0
 MERGE_SLACK = 2.0
 # Parts further apart than this (in display em) are never one symbol; ':' has the widest gap.
 MERGE_MAX_GAP_EM = 0.45
+# A single component recognised worse than this (squared distance) may be touching glyphs ...
+SPLIT_MIN_DISTANCE = 25.0
+SPLIT_MIN_WIDTH_EM = 0.45
+# ... and is split where both halves are recognised within this distance and this fraction
+# of the whole's distance.
+SPLIT_MAX_DISTANCE = 20.0
+SPLIT_GAIN = 0.6
+# A round blob at most this big (display em) is a dot.
+DOT_MAX_EM = 0.2
 
 
 @dataclass
@@ -94,22 +103,31 @@ class Classifier:
         return idx[best], np.maximum(best_d, 0), np.maximum(other, 0)
 
 
+def _is_round(mask: np.ndarray) -> bool:
+    h, w = mask.shape
+    return max(h, w) <= 1.6 * min(h, w) and mask.mean() >= 0.6
+
+
 def _is_bar(c: Component) -> bool:
     return c.height <= 4 and c.width >= 3 * c.height and c.mask.mean() > 0.85
 
 
 def _is_radical(c: Component, comps: list[Component]) -> bool:
-    """A radical sign: its overline runs along the top and it encloses other components."""
+    """A radical sign: an overline runs from its right edge leftwards and it encloses others."""
     if c.width < 12 or c.height < 12:
         return False
-    right = c.mask[:3, c.width // 3 :]
-    if right.any(axis=0).mean() < 0.95:
+    top = c.mask[:3].any(axis=0)
+    if not top[-1]:
         return False
+    run = int(np.argmin(top[::-1])) if not top.all() else c.width  # length of the run ending at the right
+    if run < 0.3 * c.width:
+        return False
+    start = c.right - run
     for o in comps:
         if o is c:
             continue
         cy, cx = (o.top + o.bottom) / 2, (o.left + o.right) / 2
-        if c.top < cy < c.bottom and c.left + c.width * 0.15 < cx < c.right and o.top > c.top:
+        if c.top < cy < c.bottom and start - 2 < cx < c.right and o.top > c.top:
             return True
     return False
 
@@ -131,6 +149,9 @@ def _stack_candidates(comps: list[Component], skip: set[int]) -> list[tuple[int,
             if overlap < 0.4 * min(a.width, b.width):
                 continue
             gap = max(a.top, b.top) - min(a.bottom, b.bottom)
+            # Parts of one symbol are stacked: at most a sliver of vertical overlap.
+            if gap < -0.25 * min(a.height, b.height):
+                continue
             if gap <= max_gap and max(a.height, b.height) < 1.6 * EM_PX[0]:
                 pairs.append((i, j))
     return pairs
@@ -169,6 +190,40 @@ def _classify(classifier: Classifier, comps: list[Component], parts: list[int]) 
     return out
 
 
+def _crop(mask: np.ndarray, top: int, left: int) -> Component | None:
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) == 0:
+        return None
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    return Component(top + r0, left + c0, top + r1, left + c1, mask[r0:r1, c0:c1])
+
+
+def _split_touching(classifier: Classifier, group: "_Group") -> list["_Group"]:
+    """Split a badly recognised blob into two glyphs that touch (bilevel rendering fattens ink).
+
+    Every vertical cut is tried; the best one is kept when both halves are recognised well and
+    clearly better than the whole.
+    """
+    c = group.comp
+    cuts = list(range(3, c.width - 2))
+    pieces: list[tuple[Component, Component]] = []
+    for x in cuts:
+        a = _crop(c.mask[:, :x], c.top, c.left)
+        b = _crop(c.mask[:, x:], c.top, c.left + x)
+        if a is not None and b is not None:
+            pieces.append((a, b))
+    if not pieces:
+        return [group]
+    flat = [p for pair in pieces for p in pair]
+    res = _classify(classifier, flat, [1] * len(flat))
+    scores = [max(res[2 * k][1], res[2 * k + 1][1]) for k in range(len(pieces))]
+    k = int(np.argmin(scores))
+    if scores[k] > SPLIT_MAX_DISTANCE or scores[k] > SPLIT_GAIN * group.dist:
+        return [group]
+    (a, b), ra, rb = pieces[k], res[2 * k], res[2 * k + 1]
+    return [_Group(a, 1, *ra), _Group(b, 1, *rb)]
+
+
 def recognise(image: np.ndarray, classifier: Classifier) -> list[Symbol]:
     """Segment a formula image into symbols and recognise each."""
     comps = connected_components(binarise(image))
@@ -180,6 +235,16 @@ def recognise(image: np.ndarray, classifier: Classifier) -> list[Symbol]:
         else:
             rest.append(c)
     groups = [_Group(c, 1, *r) for c, r in zip(rest, _classify(classifier, rest, [1] * len(rest)))]
+    for _depth in range(2):  # three glyphs in a row can touch
+        split: list[_Group] = []
+        for g in groups:
+            w, h = g.comp.width, g.comp.height
+            poor = (g.dist > SPLIT_MIN_DISTANCE and SPLIT_MIN_WIDTH_EM * EM_PX[0] <= w <= 2.5 * EM_PX[0]
+                    and 5 <= h <= 1.5 * EM_PX[0])
+            split.extend(_split_touching(classifier, g) if poor else [g])
+        if len(split) == len(groups):
+            break
+        groups = split
     # Greedy pairwise merging, best merged distance first; a second round lets three-part
     # symbols (\equiv, \vdots) form from a two-part one plus a part.
     for _round in range(2):
@@ -205,6 +270,11 @@ def recognise(image: np.ndarray, classifier: Classifier) -> list[Symbol]:
         groups = [g for k, g in enumerate(groups) if k not in used] + merged
     symbols = [_symbol(classifier, g.comp, g.parts, g.template, g.dist, g.other) for g in groups]
     for s in symbols:
+        # A small round blob is a dot whatever template it fell nearest (tiny accents, \cdot,
+        # a period look alike at a few pixels); structure tells period, \cdot and \dot apart.
+        if s.parts == 1 and max(s.height, s.width) <= DOT_MAX_EM * EM_PX[0] and _is_round(s.mask):
+            s.kind, s.label = "sym", (".",)
+            continue
         # Minus, fraction bar, overline and the \bar accent share one shape; structure decides.
         if s.parts == 1 and _is_bar(Component(s.top, s.left, s.bottom, s.right, s.mask)):
             s.kind, s.label = "bar", ("-",)
