@@ -97,7 +97,7 @@ class Board:
         if any(r.tag == PUBLISHED for r in self.rows):
             lines.append(
                 f"published: {self.published_source}; Table 2 values, attention lookups #C/#F from Table 4; "
-                "the original evaluation scripts (docs/PROTOCOL.md)."
+                "scored by the authors with the original im2markup scripts."
             )
         for i, sig in enumerate(self.signatures, start=1):
             lines.append(f"[{i}] measured: {sig or 'no signature recorded in the run file'}")

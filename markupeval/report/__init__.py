@@ -11,15 +11,15 @@ any numeric column and filters by outcome, length and text. The view is kept in 
 from __future__ import annotations
 
 import base64
-import html
 import json
 import logging
 import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+from rich.console import Console
 from rich.progress import Progress
 
 from markupeval import __version__
@@ -97,7 +97,8 @@ def build_report(
 
     rows: list[dict[str, Any]] = []
     written = 0
-    with Progress(transient=True, disable=not log.isEnabledFor(logging.INFO)) as progress:
+    # Progress goes to stderr: stdout carries results only.
+    with Progress(console=Console(stderr=True), transient=True, disable=not log.isEnabledFor(logging.INFO)) as progress:
         task = progress.add_task("report pictures", total=n)
         for i, sample in enumerate(samples):
             stats = sample.get("stats", {})
