@@ -70,7 +70,6 @@ CONVENTIONS = [
      r"\begin{array} { c c } { 0 } & { - i } \\ { i } & { 0 } \\ \end{array}"),
     (r"\begin{array}{l} \hline a \\ \end{array}", r"\begin{array} { l } \hline { a } \\ \end{array}"),
     (r"\begin{pmatrix} a \end{pmatrix}", r"\left( \begin{matrix} { a } \\ \end{matrix} \right)"),
-    (r"\begin{array}{c}a\\[4mm]b\end{array}", r"\begin{array} { c } { a } \\ { b } \\ \end{array}"),
     (r"a -- b", r"a -- b"),
     (r"\alpha\beta", r"\alpha \beta"),
     (r"x \in \mathbb{R}", r"x \in \mathbb { R }"),
@@ -115,8 +114,15 @@ FIXED_BUGS = [
     (r"f'^2", r"f ^ { \prime 2 }"),
     # \limits changes where an integral's limits go, so it is kept there.
     (r"\int\limits_0^1 f", r"\int \limits _ { 0 } ^ { 1 } f"),
-    # \% is not a comment.
+    # \% is not a comment; "%%x" (a commented-out formula) is not empty.
     (r"50\% + x", r"5 0 \% + x"),
+    (r"%%x^2", r"x ^ { 2 }"),
+    # Row gaps and empty rows space rows apart; the original dropped them.
+    (r"\begin{array}{c}a\\[4mm]b\\ \\ c\end{array}",
+     r"\begin{array} { c } { a } \\ [ 4mm ] { b } \\ \\ { c } \\ \end{array}"),
+    # Inside a cell's braces \hfill cannot stretch and \vspace is lost: they stay outside.
+    (r"\begin{array}{c}a\hfill\\ b,\vspace{3mm}\\ c\end{array}",
+     r"\begin{array} { c } { a } \hfill \\ { b , } \vspace { 3 m m } \\ { c } \\ \end{array}"),
 ]
 
 

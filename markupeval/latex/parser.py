@@ -402,14 +402,17 @@ class Parser:
         self.consume()
         return tok
 
-    def _skip_optional_size(self) -> None:
-        """``\\\\[4mm]``: the row gap is dropped, as in the original."""
-        if self.tok == "[":
-            close = self.src.find("]", self.pos)
-            if close < 0:
-                raise LatexParseError("unterminated '[' after \\\\")
-            self.pos = close + 1
-            self._relex()
+    def _skip_optional_size(self) -> str | None:
+        """The row gap of ``\\\\[4mm]`` without spaces (``4mm``), or None."""
+        if self.tok != "[":
+            return None
+        close = self.src.find("]", self.pos)
+        if close < 0:
+            raise LatexParseError("unterminated '[' after \\\\")
+        gap = "".join(self.src[self.end:close].split())
+        self.pos = close + 1
+        self._relex()
+        return gap or None
 
     def _environment(self) -> Node:
         env = self._read_raw_braced().replace(" ", "")
@@ -419,7 +422,7 @@ class Parser:
         if env in _COLSPEC_ENVS:
             spec = self._argument(r"\begin{" + env + "}")
             colspec = spec.body if isinstance(spec, Group) else [spec]
-        rows = self._rows()
+        rows, gaps = self._rows()
         if self.tok != r"\end":
             raise LatexParseError(f"\\begin{{{env}}} without \\end")
         self.consume()
@@ -434,41 +437,44 @@ class Parser:
                     cell = row[i]
                     if cell and not _starts_with_empty_group(cell):
                         cell.insert(0, Group([]))
-        return self._wrap_matrix(env, colspec, rows)
+        return self._wrap_matrix(env, colspec, rows, gaps)
 
     def _plain_environment(self, name: str) -> Node:
         """Plain TeX ``\\matrix{a & b \\cr c & d}`` (also ``\\pmatrix``, ``\\cases``)."""
         self.expect("{")
-        rows = self._rows()
+        rows, gaps = self._rows()
         self.expect("}")
         env = name[1:]
-        return self._wrap_matrix(env, None, rows)
+        return self._wrap_matrix(env, None, rows, gaps)
 
     @staticmethod
-    def _wrap_matrix(env: str, colspec: list[Node] | None, rows: list[list[list[Node]]]) -> Node:
+    def _wrap_matrix(env: str, colspec: list[Node] | None, rows: list[list[list[Node]]],
+                     gaps: list[str | None]) -> Node:
         if env in _MATRIX_DELIMS:
             left, right = _MATRIX_DELIMS[env]
-            return LeftRight(left, [Array("matrix", None, rows)], right)
-        return Array(env, colspec, rows)
+            return LeftRight(left, [Array("matrix", None, rows, gaps)], right)
+        return Array(env, colspec, rows, gaps)
 
-    def _rows(self) -> list[list[list[Node]]]:
+    def _rows(self) -> tuple[list[list[list[Node]]], list[str | None]]:
         env_depth, stack_depth = self.env_depth, self.stack_depth
         self.env_depth, self.stack_depth = env_depth + 1, 0
         try:
             row: list[list[Node]] = []
             rows = [row]
+            gaps: list[str | None] = [None]
             while True:
                 row.append(self.parse_expression(False))
                 tok = self.tok
                 if tok == "&":
                     self.consume()
                 elif tok in (r"\end", "}"):
-                    return rows
+                    return rows, gaps
                 elif tok in _ROW_BREAKS:
                     self.consume()
-                    self._skip_optional_size()
+                    gaps[-1] = self._skip_optional_size()
                     row = []
                     rows.append(row)
+                    gaps.append(None)
                 else:
                     raise LatexParseError(f"expected & or \\\\ or \\end, got '{tok or 'end of input'}'")
         finally:

@@ -33,11 +33,11 @@ def carriage_returns_to_spaces(line: str) -> str:
 
 
 def strip_comment(line: str) -> str:
-    """Drop one leading ``%`` (commented-out formulas in the corpus) and everything after an
-    unescaped ``%``. The original cut at *any* ``%``, which turned ``50\\%`` into ``50\\``."""
-    if line.startswith("%"):
-        line = line[1:]
-    return _COMMENT.sub(r"\1", line)
+    """Drop leading ``%`` characters (commented-out formulas in the corpus) and everything after
+    an unescaped ``%``. The original dropped only one leading ``%``, so ``%%x`` became empty, and
+    cut at *any* ``%``, which turned ``50\\%`` into ``50\\``. (The protocol's renderer strips all
+    leading ``%`` too.)"""
+    return _COMMENT.sub(r"\1", line.lstrip("%"))
 
 
 def remove_text_tilde(line: str) -> str:

@@ -155,9 +155,17 @@ def _array(node: Array, out: list[str]) -> None:
         out.append("{")
         _expression(node.colspec, out)
         out.append("}")
-    for row in node.rows:
+    last = len(node.rows) - 1
+    for r, row in enumerate(node.rows):
+        gap = node.gaps[r] if node.gaps else None
         if len(row) == 1 and not row[0]:
-            continue  # the empty row after a final \\
+            # The empty row after a final \\ is dropped, as in the original; an empty row inside
+            # (a \\\\ pair) is vertical space, which the original dropped too.
+            if r < last:
+                out.append("\\\\")
+                if gap:
+                    out.extend(("[", gap, "]"))
+            continue
         first = row[0]
         if first and isinstance(first[0], Atom) and first[0].text == r"\hline":
             out.append(r"\hline")
@@ -165,11 +173,35 @@ def _array(node: Array, out: list[str]) -> None:
         for i, cell in enumerate(row):
             if i:
                 out.append("&")
-            if len(cell) == 1 and isinstance(cell[0], Group):
-                _node(cell[0], out)
+            # Fills and vertical space stay outside the cell's braces: inside a math group
+            # \hfill cannot stretch and \vspace is lost (the original put them inside).
+            lo, hi = 0, len(cell)
+            while lo < hi and _is_fill(cell[lo]):
+                lo += 1
+            while hi > lo and _is_fill(cell[hi - 1]):
+                hi -= 1
+            _expression(cell[:lo], out)
+            body = cell[lo:hi]
+            if len(body) == 1 and isinstance(body[0], Group):
+                _node(body[0], out)
             else:
                 out.append("{")
-                _expression(cell, out)
+                _expression(body, out)
                 out.append("}")
+            _expression(cell[hi:], out)
         out.append("\\\\")
+        if gap:
+            # Kept (the original dropped it): \\[4mm] spaces rows apart. One token, so that TeX
+            # reads a dimension.
+            out.extend(("[", gap, "]"))
     out.append(r"\end{" + node.env + "}")
+
+
+_FILLS = frozenset(r"\hfill \hfil \hfilll \vfill \vfil".split())
+_VSPACES = frozenset(r"\vspace \vskip".split())
+
+
+def _is_fill(node: Node) -> bool:
+    if isinstance(node, Atom):
+        return node.text in _FILLS
+    return isinstance(node, Command) and node.cmd in _VSPACES

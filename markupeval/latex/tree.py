@@ -117,6 +117,8 @@ class Array:
     env: str
     colspec: Optional[list["Node"]]
     rows: list[list[list["Node"]]]
+    #: The row gap written after each row's ``\\\\`` (``4mm`` for ``\\\\[4mm]``), or None.
+    gaps: Optional[list[Optional[str]]] = None
 
 
 Node = Union[Atom, Group, SupSub, Frac, Sqrt, LeftRight, Accent, Op, Command, Braced, Switch,
