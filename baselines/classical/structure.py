@@ -320,6 +320,9 @@ def parse(items: list[Item]) -> list[str]:
         else:
             bases = [k for k, b in enumerate(line) if b.left <= s.left]
             if not bases:
+                # Limits centred under a word (\lim) start left of it: overlap decides.
+                bases = [k for k, b in enumerate(line) if b.left < s.right and s.left < b.right][:1]
+            if not bases:
                 owner[id(s)] = (-1, "pre")
             else:
                 k = bases[-1]
