@@ -24,6 +24,8 @@ SPLIT_MIN_WIDTH_EM = 0.45
 # of the whole's distance.
 SPLIT_MAX_DISTANCE = 20.0
 SPLIT_GAIN = 0.6
+# Templates closer than this to a kept template of the same label are dropped.
+DUPLICATE_DISTANCE = 1.0
 # A round blob at most this big (display em) is a dot.
 DOT_MAX_EM = 0.2
 
@@ -65,6 +67,23 @@ class Symbol:
         return EM_PX[self.size_class]
 
 
+def _distinct_templates(glyphs: GlyphSet, min_distance: float = DUPLICATE_DISTANCE) -> np.ndarray:
+    """Mask of templates to keep: sub-pixel variants nearly identical to a kept one of the same
+    label, size class and part count add nothing but time."""
+    keep = np.zeros(len(glyphs.label), dtype=bool)
+    key = np.stack([glyphs.label, glyphs.size_class, glyphs.parts], axis=1)
+    _, group = np.unique(key, axis=0, return_inverse=True)
+    for g in np.unique(group):
+        members = np.flatnonzero(group == g)
+        f = glyphs.features[members].astype(np.float32)
+        kept: list[int] = []
+        for k in range(len(members)):
+            if not kept or ((f[kept] - f[k]) ** 2).sum(axis=1).min() > min_distance:
+                kept.append(k)
+        keep[members[kept]] = True
+    return keep
+
+
 class Classifier:
     """1-nearest-neighbour over the template matrix, restricted by the number of parts.
 
@@ -76,8 +95,9 @@ class Classifier:
     def __init__(self, glyphs: GlyphSet):
         self.glyphs = glyphs
         self._groups: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        keep = _distinct_templates(glyphs)
         for p in np.unique(glyphs.parts):
-            idx = np.flatnonzero(glyphs.parts == p)
+            idx = np.flatnonzero((glyphs.parts == p) & keep)
             idx = idx[np.argsort(glyphs.label[idx], kind="stable")]
             t = np.ascontiguousarray(glyphs.features[idx], dtype=np.float32)
             labels = glyphs.label[idx]
@@ -132,6 +152,11 @@ def _is_radical(c: Component, comps: list[Component]) -> bool:
     return False
 
 
+def _inside(a: Component, b: Component) -> bool:
+    """a's box lies within b's."""
+    return a.top >= b.top and a.bottom <= b.bottom and a.left >= b.left and a.right <= b.right
+
+
 def _stack_candidates(comps: list[Component], skip: set[int]) -> list[tuple[int, int]]:
     """Pairs of components stacked vertically closely enough to be parts of one symbol."""
     max_gap = MERGE_MAX_GAP_EM * EM_PX[0]
@@ -149,8 +174,10 @@ def _stack_candidates(comps: list[Component], skip: set[int]) -> list[tuple[int,
             if overlap < 0.4 * min(a.width, b.width):
                 continue
             gap = max(a.top, b.top) - min(a.bottom, b.bottom)
-            # Parts of one symbol are stacked: at most a sliver of vertical overlap.
-            if gap < -0.25 * min(a.height, b.height):
+            # Parts of one symbol are stacked (at most a sliver of vertical overlap), or one
+            # lies inside the other (the bar of \Theta).
+            inside = _inside(b, a) or _inside(a, b)
+            if gap < -0.25 * min(a.height, b.height) and not inside:
                 continue
             if gap <= max_gap and max(a.height, b.height) < 1.6 * EM_PX[0]:
                 pairs.append((i, j))
@@ -205,7 +232,7 @@ def _split_touching(classifier: Classifier, group: "_Group") -> list["_Group"]:
     clearly better than the whole.
     """
     c = group.comp
-    cuts = list(range(3, c.width - 2))
+    cuts = list(range(max(3, c.width // 5), min(c.width - 2, c.width - c.width // 5)))
     pieces: list[tuple[Component, Component]] = []
     for x in cuts:
         a = _crop(c.mask[:, :x], c.top, c.left)

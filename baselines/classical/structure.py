@@ -164,7 +164,7 @@ def _accents(items: list[Item]) -> list[Item]:
     for a in sorted([i for i in items if _is_accent_like(i)], key=lambda i: -i.bottom):
         if a not in items:
             continue
-        gap = 0.4 * a.em
+        gap = 0.4 * EM_PX[min(a.size, 1)]
         below = [o for o in items if o is not a and not _is_accent_like(o) and o.top >= a.bottom - 1
                  and o.top - a.bottom <= gap and o.right > a.left - 1 and o.left < a.right + 1]
         if not below:
@@ -172,7 +172,11 @@ def _accents(items: list[Item]) -> list[Item]:
         if a.kind == "bar":
             covered = [o for o in below if _within(o, a, 3)]
             if not covered:
-                continue
+                # A \bar sits off-centre over an italic letter wider than itself.
+                near = min(below, key=lambda o: abs(o.cx - a.cx))
+                if not (near.left - 1 <= a.cx <= near.right + 1 and a.width <= near.width + 3):
+                    continue
+                covered = [near]
             name = r"\bar" if len(covered) == 1 and a.width < 1.6 * covered[0].width else r"\overline"
             members = covered
         else:
@@ -227,15 +231,28 @@ def _upright_runs(line: list[Item]) -> list[Item]:
 
 
 def _delimiters(line: list[Item]) -> list[str]:
-    """Main-line tokens with tall delimiters as balanced \\left / \\right pairs."""
+    """Main-line tokens with tall delimiters as balanced \\left / \\right pairs.
+
+    Bars (|, \\|) open and close alternately, so ``<x|A|y>`` pairs its bars with each other.
+    """
     depth = 0
+    bars_seen: dict[str, int] = {}
+    tall = [it for it in line if _is_tall_delimiter(it)]
+    bar_total = {s: sum(1 for it in tall if it.label[0] == s) for s in ("|", r"\|")}
     out_tokens: list[list[str]] = []
     for it in line:
         tok = it.tokens
-        if it.kind == "delim" and it.label and it.label[0] in DELIMITERS and it.height > TALL_DELIMITER * it.em:
+        if _is_tall_delimiter(it):
             sym = it.label[0]
             _, left, right = DELIMITERS[sym]
-            opening = sym in OPENING or (sym in ("|", r"\|") and depth == 0)
+            if sym in bar_total:
+                seen = bars_seen.get(sym, 0)
+                bars_seen[sym] = seen + 1
+                pairs_left = bar_total[sym] - seen
+                # An odd bar out opens only where nothing is open (it then gets a \\right.).
+                opening = seen % 2 == 0 and (pairs_left >= 2 or depth == 0)
+            else:
+                opening = sym in OPENING
             if opening:
                 tok = [left] + tok[1:]
                 depth += 1
@@ -248,6 +265,10 @@ def _delimiters(line: list[Item]) -> list[str]:
         out_tokens.append(tok)
     flat = [t for tok in out_tokens for t in tok]
     return flat + [r"\right."] * depth
+
+
+def _is_tall_delimiter(it: Item) -> bool:
+    return it.kind == "delim" and bool(it.label) and it.label[0] in DELIMITERS and it.height > TALL_DELIMITER * it.em
 
 
 def _dots(tokens: list[str]) -> list[str]:
@@ -265,6 +286,20 @@ def _dots(tokens: list[str]) -> list[str]:
             out.append(tokens[k])
             k += 1
     return out
+
+
+def _right_with_scripts(b: Item, scripts: list[Item]) -> float:
+    return max([b.right] + [s.right for s in scripts])
+
+
+def _space(gap: float, em: float) -> list[str]:
+    """Explicit horizontal space for a gap wider than TeX's own spacing ever makes (<= 5/18 em
+    plus side bearings): \\quad is 1 em, \\qquad 2 em."""
+    if gap > 1.7 * em:
+        return [r"\qquad"]
+    if gap > 0.85 * em:
+        return [r"\quad"]
+    return []
 
 
 def _is_dot(i: Item) -> bool:
@@ -340,8 +375,11 @@ def parse(items: list[Item]) -> list[str]:
     if (-1, "pre") in groups:
         pre = groups[(-1, "pre")]
         parts.append(_box(pre, ["{", "}", "^", "{", *parse(pre), "}"], y0, size))
+    em = EM_PX[size]
     for k, b in enumerate(line):
         tokens = list(b.tokens)
+        if k > 0:
+            tokens = _space(b.left - _right_with_scripts(line[k - 1], groups.get((k - 1, "sub"), []) + groups.get((k - 1, "sup"), [])), em) + tokens
         if (k, "sub") in groups:
             tokens += ["_", "{", *parse(groups[(k, "sub")]), "}"]
         if (k, "sup") in groups:
