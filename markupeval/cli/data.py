@@ -92,9 +92,162 @@ def run_download(args: argparse.Namespace) -> int:
     return 0
 
 
-def _register_build(dsub: argparse._SubParsersAction) -> None:  # filled in below
-    pass
+def _register_build(dsub: argparse._SubParsersAction) -> None:
+    from markupeval.data.preprocess import BUCKET_PRESETS
+
+    b = dsub.add_parser(
+        "build", help="render, preprocess (crop/pad/bucket/downsample), filter and write a model-ready set",
+        description="From an official-style release (--formulas + --train/--validate/--test lists, "
+                    "--normalized or the built-in normalizer) or from the offline holdings (--holdings DIR: "
+                    "the normalized gold in shared/data/im2latex100k) to the processed layout.")
+    src = b.add_mutually_exclusive_group(required=True)
+    src.add_argument("--formulas", help="raw formula file (im2latex_formulas.lst)")
+    src.add_argument("--holdings", help="directory with the offline normalized gold (builds the available set)")
+    b.add_argument("--train", help="train split list (official or *_filter format)")
+    b.add_argument("--validate", help="validation split list")
+    b.add_argument("--test", help="test split list")
+    b.add_argument("--normalized", help="normalized formulas, indexed like --formulas (else: normalize them)")
+    b.add_argument("--train-limit", type=int, default=None, help="with --holdings: use only the first N train items")
+    b.add_argument("--out", required=True, help="output dataset directory")
+    b.add_argument("--template", choices=("dataset", "im2markup"), default=None,
+                   help="render template (default: dataset for raw formulas, im2markup for normalized ones, "
+                        "which use amsmath commands such as \\operatorname)")
+    b.add_argument("--rasterizer", default="ghostscript",
+                   help="renderer rasterizer (default ghostscript: the one that reproduces the release's images)")
+    b.add_argument("--buckets", choices=sorted(BUCKET_PRESETS), default="paper")
+    b.add_argument("--max-width", type=int, default=500)
+    b.add_argument("--max-height", type=int, default=160)
+    b.add_argument("--max-tokens", type=int, default=150)
+    b.add_argument("--workers", type=int, default=None, help="render processes (default: all cores)")
+    b.add_argument("--cache-dir", default=None, help="render cache (default: the renderer's)")
+    b.add_argument("--no-progress", action="store_true")
+    b.set_defaults(func=run_build)
 
 
-def _register_synth(dsub: argparse._SubParsersAction) -> None:  # filled in below
-    pass
+def _config(args: argparse.Namespace, template: str, strict: bool = False):
+    from markupeval.data.build import BuildConfig
+    from markupeval.data.filters import FilterSettings
+    from markupeval.data.preprocess import BUCKET_PRESETS, PreprocessSettings
+
+    render_options: dict = {"rasterizer": args.rasterizer, "strict": strict}
+    if template == "dataset":
+        # The amsmath-free template needs the rewrites that keep plain-TeX \pmatrix.
+        render_options["rewrites"] = "dataset_compatible"
+    if args.workers is not None:
+        render_options["workers"] = args.workers
+    if args.cache_dir:
+        render_options["cache"] = args.cache_dir
+    return BuildConfig(
+        preprocess=PreprocessSettings(buckets=BUCKET_PRESETS[args.buckets], bucket_preset=args.buckets),
+        filters=FilterSettings(args.max_width, args.max_height, args.max_tokens),
+        template=template,
+        render_options=render_options,
+    )
+
+
+def _run_with_progress(fn, no_progress: bool, label: str):
+    err = Console(stderr=True)
+    with Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeRemainingColumn(), console=err, disable=no_progress) as progress:
+        task = progress.add_task(label, total=None)
+        return fn(lambda done, total: progress.update(task, completed=done, total=total))
+
+
+def _print_counts(manifest: dict) -> None:
+    table = Table("split", "listed", "kept", "dropped")
+    for split in ("train", "validate", "test"):
+        c = manifest["counts"][split]
+        dropped = ", ".join(f"{k} {v}" for k, v in c["dropped"].items()) or "-"
+        if c.get("render_failed_kept_blank"):
+            dropped += f" (kept with blank image: {c['render_failed_kept_blank']})"
+        table.add_row(split, str(c["listed"]), str(c["kept"]), dropped)
+    Console().print(table)
+    Console().print(f"vocabulary {manifest['counts']['vocabulary']} tokens; rendered "
+                    f"{manifest['counts']['rendered']}; {manifest['timing']['seconds_total']} s")
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from markupeval.data.build import build, inputs_from_files, inputs_from_holdings
+    from markupeval.errors import InputError
+
+    if args.holdings:
+        inputs = inputs_from_holdings(Path(args.holdings), train_limit=args.train_limit)
+    else:
+        lists = {s: Path(p) for s, p in (("train", args.train), ("validate", args.validate), ("test", args.test)) if p}
+        if not lists:
+            raise InputError("give at least one of --train, --validate, --test")
+        normalize = None
+        if not args.normalized:
+            from markupeval.latex import normalize as _normalize  # the project's normalizer
+
+            def normalize(f: str) -> str:
+                r = _normalize(f)
+                return "" if r.fallback else r.text  # unparseable: empty, as the original left it
+        inputs = inputs_from_files(Path(args.formulas), lists, Path(args.normalized) if args.normalized else None,
+                                   normalize)
+    template = args.template or ("dataset" if inputs.source == "raw" else "im2markup")
+    config = _config(args, template)
+    report = _run_with_progress(lambda cb: build(inputs, Path(args.out), config, on_progress=cb),
+                                args.no_progress, "build")
+    _print_counts(report.manifest)
+    return 0
+
+
+def _register_synth(dsub: argparse._SubParsersAction) -> None:
+    from markupeval.data.preprocess import BUCKET_PRESETS
+
+    s = dsub.add_parser(
+        "synth", help="generate synthetic normalized formulas (learned from training gold) as a dataset",
+        description="Fit a structure-aware n-gram on training gold (never test), sample formulas, keep those "
+                    "that render without TeX errors and are not copies of training formulas, and write the "
+                    "processed layout (all in train_filter.lst). Prints the distribution check.")
+    s.add_argument("--train-gold", required=True, help="normalized training formulas, one per line")
+    s.add_argument("--reference", help="other real gold (e.g. validation) to show natural variation")
+    s.add_argument("-n", type=int, required=True, help="number of candidate formulas to sample")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True)
+    s.add_argument("--prefix", default="syn", help="image name prefix (names must not clash with real ones)")
+    s.add_argument("--template", choices=("dataset", "im2markup"), default="im2markup")
+    s.add_argument("--rasterizer", default="ghostscript")
+    s.add_argument("--buckets", choices=sorted(BUCKET_PRESETS), default="paper")
+    s.add_argument("--max-width", type=int, default=500)
+    s.add_argument("--max-height", type=int, default=160)
+    s.add_argument("--max-tokens", type=int, default=150)
+    s.add_argument("--workers", type=int, default=None)
+    s.add_argument("--cache-dir", default=None)
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(func=run_synth)
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from markupeval.data.build import BuildInputs, build
+    from markupeval.data.lists import ListEntry, read_formulas
+    from markupeval.data.synth import StructuredNgram, compare, generate
+
+    t0 = time.perf_counter()
+    train = read_formulas(Path(args.train_gold))
+    model = StructuredNgram(max_tokens=args.max_tokens).fit(train)
+    formulas = list(generate(model, args.n, seed=args.seed, exclude=train))
+    names = [f"{args.prefix}{hashlib.sha1(f.encode()).hexdigest()[:10]}" for f in formulas]
+    inputs = BuildInputs(formulas, formulas, {"train": [ListEntry(n, i) for i, n in enumerate(names)]},
+                         source="normalized", description={
+                             "synthetic": {"train_gold": args.train_gold, "seed": args.seed, "candidates": args.n,
+                                           "generator": "structure-aware n-gram (markupeval.data.synth)"}})
+    # strict: a candidate that makes TeX complain (double superscripts, ...) is not kept.
+    config = _config(args, args.template, strict=True)
+    report = _run_with_progress(lambda cb: build(inputs, Path(args.out), config, on_progress=cb),
+                                args.no_progress, "synth")
+    from markupeval.data.reader import Im2LatexDataset
+
+    kept = [" ".join(item.tokens) for item in Im2LatexDataset(Path(args.out), "train").items]
+    reference = read_formulas(Path(args.reference)) if args.reference else None
+    check = compare(train, kept, reference)
+    manifest = report.manifest
+    manifest["synthetic"] = {"candidates": len(formulas), "kept": len(kept), "distribution_check": check,
+                             "seconds_total": round(time.perf_counter() - t0, 1)}
+    (Path(args.out) / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    _print_counts(manifest)
+    Console().print_json(data=check)
+    return 0

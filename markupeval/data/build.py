@@ -23,7 +23,8 @@ Policies (documented, counted in the manifest, never silent):
 * a train/validation formula that does not render is dropped (the original: "image not found");
 * a test formula that does not render stays in the test list (the test list keeps everything) with
   the image a blank render gets: the white 601 x 61 crop, padded and downsampled;
-* an image in two split lists is an input error.
+* an image listed twice, in one list or in two (the official lists do both: names are a hash of
+  the formula), is rendered once and kept in every list; the manifest lists the cross-split ones.
 """
 
 from __future__ import annotations
@@ -153,14 +154,17 @@ def build(
     if len(inputs.norm_formulas) != n:
         raise ValueError(f"{len(inputs.norm_formulas)} normalized formulas for {n} formulas")
     owner: dict[str, str] = {}
+    shared_across_splits: list[str] = []
     for split, entries in inputs.splits.items():
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}")
         for e in entries:
             if e.formula_idx >= n:
                 raise InputError(f"{split}: {e.name} points at formula {e.formula_idx}, past the end ({n})")
+            # The official lists put 4 images in both train and test and 5 in train and
+            # validation (images are named by a hash of the formula); kept, counted, reported.
             if owner.setdefault(e.name, split) != split:
-                raise InputError(f"image {e.name} is in both the {owner[e.name]} and the {split} list")
+                shared_across_splits.append(f"{e.name}:{owner[e.name]}+{split}")
 
     if renderer is None:
         renderer = make_renderer(config.template, **config.render_options)
@@ -173,8 +177,12 @@ def build(
     progress_path = out_dir / STATE_DIR / PROGRESS_FILE
     previous = _load_progress(progress_path)
 
-    names = [e.name for entries in inputs.splits.values() for e in entries]
-    idx_of = {e.name: e.formula_idx for entries in inputs.splits.values() for e in entries}
+    # An image listed twice (see lists.read_split_list) is rendered once, from its first entry.
+    names = list(dict.fromkeys(e.name for entries in inputs.splits.values() for e in entries))
+    idx_of: dict[str, int] = {}
+    for entries in inputs.splits.values():
+        for e in entries:
+            idx_of.setdefault(e.name, e.formula_idx)
     results: dict[str, ItemResult] = {}
     todo: list[str] = []
     for name in names:
@@ -266,6 +274,7 @@ def build(
             "vocabulary": len(vocab),
             "rendered": {k: statuses[k] for k in sorted(statuses)},
             "blank_renders": sum(r.blank for r in results.values()),
+            "images_in_two_splits": sorted(set(shared_across_splits)),
         },
         "buckets": dict(sorted(buckets.items(), key=lambda kv: (-kv[1], kv[0]))),
         "settings": {

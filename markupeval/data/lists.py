@@ -73,12 +73,15 @@ def _lines(path: Path) -> Iterable[tuple[int, str]]:
             yield lineno, line
 
 
-def read_split_list(path: Path, n_formulas: int | None = None) -> list[ListEntry]:
+def read_split_list(path: Path, n_formulas: int | None = None, allow_duplicates: bool = True) -> list[ListEntry]:
     """Read an official (``idx name type``) or filtered (``name.png idx``) split list.
 
     The format is recognised per line, so either kind works. Raises :class:`InputError` naming
-    the line for malformed lines, an index outside the formula file (when ``n_formulas`` is
-    given) and duplicate image names.
+    the line for malformed lines and an index outside the formula file (when ``n_formulas`` is
+    given). An image listed twice is kept twice by default: the official ``im2latex_train.lst``
+    lists 14 images twice with two formula indices (``formula2image.py`` named images by a hash of
+    the formula, so a formula extracted twice got one image), and ``train_filter.lst`` keeps 13
+    of them; ``allow_duplicates=False`` makes it an error.
     """
     path = Path(path)
     entries: list[ListEntry] = []
@@ -104,9 +107,9 @@ def read_split_list(path: Path, n_formulas: int | None = None) -> list[ListEntry
             raise InputError(
                 f"formula index {idx} is past the end of the formula file ({n_formulas} lines)", path, lineno
             )
-        if name in seen:
+        if name in seen and not allow_duplicates:
             raise InputError(f"image {name}.png listed twice (first on line {seen[name]})", path, lineno)
-        seen[name] = lineno
+        seen.setdefault(name, lineno)
         entries.append(ListEntry(name, idx))
     return entries
 

@@ -102,10 +102,14 @@ class Im2LatexDataset:
         entries = read_split_list(lst, n_formulas=len(formulas))
         lines = _entry_lines(lst)
         for entry, lineno in zip(entries, lines):
-            if entry.name in self._source:
-                raise InputError(
-                    f"image {entry.name}.png is also in {self._source[entry.name].root}", lst, lineno
-                )
+            prior = self._source.get(entry.name)
+            if prior is not None and prior.root != root:
+                raise InputError(f"image {entry.name}.png is also in {prior.root}", lst, lineno)
+            if prior is not None:
+                # Listed twice in one list (the official release does this 13 times): one image,
+                # two formula lines, both kept as items.
+                self.items.append(Item(entry.name, tuple(formulas[entry.formula_idx].split())))
+                continue
             if check_images and not (root / IMAGES_DIR / f"{entry.name}.png").is_file():
                 raise InputError(f"image {IMAGES_DIR}/{entry.name}.png does not exist", lst, lineno)
             self._source[entry.name] = _Source(root, entry.formula_idx)
