@@ -42,7 +42,8 @@ class PredictSummary:
     images: int
     unreadable: int
     blank: int
-    seconds: float
+    seconds: float  # wall clock, worker start-up included
+    cpu_seconds: float  # CPU time the workers spent predicting (robust to a busy machine)
 
     @property
     def per_second(self) -> float:
@@ -75,9 +76,10 @@ def _init_worker(glyph_path: str) -> None:
     _worker_classifier = Classifier(GlyphSet.load(Path(glyph_path)))
 
 
-def _predict_paths(paths: list[str]) -> list[tuple[str, str, str]]:
-    """(prediction, status, message) per path; status "ok", "blank" or "unreadable"."""
+def _predict_paths(paths: list[str]) -> tuple[list[tuple[str, str, str]], float]:
+    """(prediction, status, message) per path, status "ok", "blank" or "unreadable"; CPU seconds."""
     assert _worker_classifier is not None
+    cpu = time.process_time()
     out = []
     for p in paths:
         try:
@@ -89,7 +91,7 @@ def _predict_paths(paths: list[str]) -> list[tuple[str, str, str]]:
             out.append(("", "blank", ""))
             continue
         out.append((predict_image(image, _worker_classifier), "ok", ""))
-    return out
+    return out, time.process_time() - cpu
 
 
 def list_images(images_dir: Path) -> list[Path]:
@@ -118,14 +120,13 @@ def predict(images_dir: Path, out: Path, checkpoint: Path | None = None, *, cach
     workers = max(1, workers if workers is not None else len(os.sched_getaffinity(0)))
     chunks = [[str(p) for p in paths[i : i + CHUNK]] for i in range(0, len(paths), CHUNK)]
     start = time.perf_counter()
-    results: list[tuple[str, str, str]] = []
     saved = {k: os.environ.get(k) for k in _BLAS_THREAD_VARS}
     try:
         for k in _BLAS_THREAD_VARS:
             os.environ.setdefault(k, "1")  # inherited by the spawned workers only
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
                                  initargs=(str(glyph_path),)) as pool:
-            results = _collect(pool.map(_predict_paths, chunks), len(paths), progress)
+            results, cpu_seconds = _collect(pool.map(_predict_paths, chunks), len(paths), progress)
     finally:
         for k, v in saved.items():
             if v is None:
@@ -143,20 +144,26 @@ def predict(images_dir: Path, out: Path, checkpoint: Path | None = None, *, cach
             fh.write(json.dumps({"image": p.name, "prediction": pred}) + "\n")
     tmp.replace(out)
     blank = sum(status == "blank" for _, status, _ in results)
-    return PredictSummary(len(paths), len(unreadable), blank, seconds)
+    return PredictSummary(len(paths), len(unreadable), blank, seconds, cpu_seconds)
 
 
-def _collect(batches, total: int, progress: bool) -> list[tuple[str, str, str]]:
+def _collect(batches, total: int, progress: bool) -> tuple[list[tuple[str, str, str]], float]:
     results: list[tuple[str, str, str]] = []
-    if not progress:
-        for batch in batches:
-            results.extend(batch)
-        return results
-    from rich.progress import Progress
+    cpu = 0.0
+    bar = None
+    if progress:
+        from rich.progress import Progress
 
-    with Progress(transient=True) as bar:
+        bar = Progress(transient=True)
+        bar.start()
         task = bar.add_task("classical OCR", total=total)
-        for batch in batches:
+    try:
+        for batch, seconds in batches:
             results.extend(batch)
-            bar.advance(task, len(batch))
-    return results
+            cpu += seconds
+            if bar is not None:
+                bar.advance(task, len(batch))
+    finally:
+        if bar is not None:
+            bar.stop()
+    return results, cpu

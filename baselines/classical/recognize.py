@@ -24,6 +24,9 @@ SPLIT_MIN_WIDTH_EM = 0.45
 # of the whole's distance.
 SPLIT_MAX_DISTANCE = 20.0
 SPLIT_GAIN = 0.6
+SPLIT_CUTS = 16
+# Nearest templates searched for the runner-up label (the confidence margin).
+NEIGHBOURS = 24
 # Templates closer than this to a kept template of the same label are dropped.
 DUPLICATE_DISTANCE = 1.0
 # A round blob at most this big (display em) is a dot.
@@ -95,6 +98,7 @@ class Classifier:
     def __init__(self, glyphs: GlyphSet):
         self.glyphs = glyphs
         self._groups: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._labels: dict[int, np.ndarray] = {}
         keep = _distinct_templates(glyphs)
         for p in np.unique(glyphs.parts):
             idx = np.flatnonzero((glyphs.parts == p) & keep)
@@ -103,6 +107,7 @@ class Classifier:
             labels = glyphs.label[idx]
             starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
             self._groups[int(p)] = (idx, t, (t**2).sum(axis=1), starts, labels[starts])
+            self._labels[int(p)] = labels
 
     def nearest(self, feats: np.ndarray, parts: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Best template index, its squared distance, and the distance to the best other label."""
@@ -115,11 +120,14 @@ class Classifier:
         d = (q**2).sum(axis=1)[:, None] - 2 * (q @ t.T) + norms[None, :]
         best = d.argmin(axis=1)
         best_d = d[np.arange(n), best]
-        if len(starts) > 1:
-            per_label = np.minimum.reduceat(d, starts, axis=1)
-            other = np.partition(per_label, 1, axis=1)[:, 1]
-        else:
-            other = np.full(n, np.inf, dtype=np.float32)
+        # Runner-up label: among the nearest few templates, the first with another label.
+        k = min(NEIGHBOURS, d.shape[1])
+        near = np.argpartition(d, k - 1, axis=1)[:, :k]
+        near_d = np.take_along_axis(d, near, axis=1)
+        order = np.argsort(near_d, axis=1)
+        near, near_d = np.take_along_axis(near, order, axis=1), np.take_along_axis(near_d, order, axis=1)
+        differs = self._labels[parts][near] != self._labels[parts][best][:, None]
+        other = np.where(differs.any(axis=1), near_d[np.arange(n), differs.argmax(axis=1)], np.inf)
         return idx[best], np.maximum(best_d, 0), np.maximum(other, 0)
 
 
@@ -232,7 +240,12 @@ def _split_touching(classifier: Classifier, group: "_Group") -> list["_Group"]:
     clearly better than the whole.
     """
     c = group.comp
-    cuts = list(range(max(3, c.width // 5), min(c.width - 2, c.width - c.width // 5)))
+    # Glyphs touch at a pixel or two: try the columns with the least ink in the middle part.
+    lo, hi = max(3, c.width // 5), min(c.width - 2, c.width - c.width // 5)
+    if hi <= lo:
+        return [group]
+    ink = c.mask[:, lo:hi].sum(axis=0)
+    cuts = (lo + np.argsort(ink, kind="stable")[:SPLIT_CUTS]).tolist()
     pieces: list[tuple[Component, Component]] = []
     for x in cuts:
         a = _crop(c.mask[:, :x], c.top, c.left)
