@@ -133,6 +133,23 @@ def test_pool_gives_the_serial_results_in_order() -> None:
     assert [_key(r) for r in files] == expected
 
 
+def test_pool_without_fork_pickles_the_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The path macOS and Windows take: a ProcessPoolExecutor that receives the images pickled.
+    pairs = _random_pairs(seed=3, n=100)
+    golds, preds = [g for g, _ in pairs], [p for _, p in pairs]
+    serial = compare_image_pairs(golds, preds, workers=1)
+    monkeypatch.setattr(compare_module, "_can_fork", lambda: False)
+    assert compare_image_pairs(golds, preds, workers=2) == serial
+
+
+def test_worker_errors_reach_the_caller(tmp_path: Path, formula: np.ndarray) -> None:
+    Image.fromarray(formula).save(tmp_path / "ok.png")
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    golds = [tmp_path / "ok.png"] * 99 + [tmp_path / "broken.png"]
+    with pytest.raises(InputError, match="broken.png"):
+        compare_image_files(golds, [None] * 100, workers=2)
+
+
 # --- hand-made cases on a real render -----------------------------------------------------------
 
 
