@@ -99,10 +99,13 @@ def glyph_specs() -> list[GlyphSpec]:
     digits = [str(d) for d in range(10)]
     for ch in letters:
         specs.append(GlyphSpec((ch,), ch, "sym"))
-        specs.append(GlyphSpec((ch,), rf"\mathrm{{{ch}}}", "upright"))
+        specs.append(GlyphSpec((r"\mathrm", ch), rf"\mathrm{{{ch}}}", "upright"))
         specs.append(GlyphSpec(("{", r"\bf", ch, "}"), rf"\mathbf{{{ch}}}", "sym"))
         if ch.isupper():
             specs.append(GlyphSpec(("{", r"\cal", ch, "}"), rf"\mathcal{{{ch}}}", "sym"))
+    for lig in ("ff", "fi", "fl", "ffi", "ffl"):
+        # Roman text joins these into one ligature glyph (\mathrm { e f f }).
+        specs.append(GlyphSpec((r"\mathrm", *lig), rf"\mathrm{{{lig}}}", "upright"))
     for d in digits:
         specs.append(GlyphSpec((d,), d, "sym"))
         specs.append(GlyphSpec(("{", r"\bf", d, "}"), rf"\mathbf{{{d}}}", "sym"))

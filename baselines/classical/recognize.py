@@ -18,7 +18,7 @@ MERGE_SLACK = 2.0
 # Parts further apart than this (in display em) are never one symbol; ':' has the widest gap.
 MERGE_MAX_GAP_EM = 0.45
 # A single component recognised worse than this (squared distance) may be touching glyphs ...
-SPLIT_MIN_DISTANCE = 25.0
+SPLIT_MIN_DISTANCE = 15.0
 SPLIT_MIN_WIDTH_EM = 0.45
 # ... and is split where both halves are recognised within this distance and this fraction
 # of the whole's distance.

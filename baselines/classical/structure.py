@@ -130,7 +130,9 @@ def _containers(items: list[Item]) -> list[Item]:
                 above = [o for o in others if _within(o, c, tol) and o.bottom <= c.top + 1]
                 below = [o for o in others if _within(o, c, tol) and o.top >= c.bottom - 1]
                 if above and below:
-                    size = min(o.size for o in above + below)
+                    # Numerator and denominator are set one size smaller than the fraction, except
+                    # that display fractions keep the text size.
+                    size = max(0, min(o.size for o in above + below) - 1)
                     tokens = [r"\frac", "{", *parse(above), "}", "{", *parse(below), "}"]
                     box = _box([c] + above + below, tokens, c.cy + AXIS_EM * EM_PX[size], size)
                     items = [o for o in others if o not in above and o not in below] + [box]
@@ -177,7 +179,10 @@ def _accents(items: list[Item]) -> list[Item]:
                 if not (near.left - 1 <= a.cx <= near.right + 1 and a.width <= near.width + 3):
                     continue
                 covered = [near]
-            name = r"\bar" if len(covered) == 1 and a.width < 1.6 * covered[0].width else r"\overline"
+            # \overline's rule spans its base from the left edge; the \bar macron is shorter and
+            # sits right of the base's left edge.
+            spans = a.left <= min(o.left for o in covered) and a.right >= max(o.right for o in covered) - 1
+            name = r"\overline" if len(covered) > 1 or spans else r"\bar"
             members = covered
         else:
             base = min(below, key=lambda o: abs(o.cx - a.cx))
@@ -218,7 +223,7 @@ def _upright_runs(line: list[Item]) -> list[Item]:
             k += 1
             run.append(line[k])
         k += 1
-        letters = [r.label[-1] for r in run]
+        letters = [t for r in run for t in r.label[1:]]  # ("\mathrm", "f", "f") for the ff ligature
         word = "".join(letters)
         if word in LIMIT_NAMES:
             tokens = [r"\operatorname*", "{", *letters, "}"]
