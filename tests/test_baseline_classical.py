@@ -44,6 +44,8 @@ ROUND_TRIP = [
     r"\alpha \equiv \beta \neq \gamma",
     r"a _ { 1 } , \ldots , a _ { n }",
     r"{ \cal L } = \frac { 1 } { 2 } m \dot { x } ^ { 2 }",
+    r"\left( \begin{array} { c c } { a } & { b } \\ { c } & { d } \\ \end{array} \right)",
+    r"\phi = \left( \begin{array} { c } { 0 } \\ { \phi _ { 0 } } \\ \end{array} \right)",
 ]
 # Two glyphs that touch in the bilevel render (the p's tail meets the parenthesis).
 TOUCHING = r"\operatorname { e x p } ( \pi i / N ) ( p )"

@@ -29,6 +29,8 @@ OPERATOR_NAMES = {"exp", "ln", "sin", "cos", "sinh", "log", "cosh", "tanh", "tan
 LIMIT_NAMES = {"lim", "det", "min", "max", "sup", "inf", "limsup", "liminf"}
 WIDE_ACCENT = {r"\hat": r"\widehat", r"\tilde": r"\widetilde"}
 DOT_LABELS = {".", r"\cdot", r"\cdotp"}
+ROW_GAP_EM = 0.6  # main-size baselines further apart are different rows of an array
+CELL_GAP_EM = 0.75  # a wider horizontal gap inside an array row separates cells
 TALL_DELIMITER = 1.12  # taller than this many em (normal "(" is 1.02 em, \big 1.23 em): \left / \right
 
 
@@ -333,6 +335,104 @@ def _place_dots(items: list[Item]) -> list[Item]:
     return items
 
 
+def _rows(items: list[Item], em: float) -> list[list[Item]]:
+    """Items grouped into text rows: main-size baselines more than ROW_GAP_EM apart start a new
+    row; smaller items (scripts) join the row whose band they overlap most."""
+    size = min(i.size for i in items)
+    mains = sorted([i for i in items if i.size == size], key=lambda i: i.baseline)
+    rows: list[list[Item]] = []
+    for m in mains:
+        if rows and m.baseline - rows[-1][-1].baseline <= ROW_GAP_EM * em:
+            rows[-1].append(m)
+        else:
+            rows.append([m])
+    bands = [(min(i.top for i in r), max(i.bottom for i in r)) for r in rows]
+    for i in items:
+        if i.size == size:
+            continue
+        overlap = [min(i.bottom, b) - max(i.top, t) for t, b in bands]
+        rows[max(range(len(rows)), key=lambda k: overlap[k])].append(i)
+    return rows
+
+
+def _cells(row: list[Item], em: float) -> list[list[Item]]:
+    """A row split into cells at horizontal gaps wider than CELL_GAP_EM."""
+    cells: list[list[Item]] = []
+    right = -1e9
+    for i in sorted(row, key=lambda i: i.left):
+        if cells and i.left - right <= CELL_GAP_EM * em:
+            cells[-1].append(i)
+        else:
+            cells.append([i])
+        right = max(right, i.right) if len(cells[-1]) > 1 else i.right
+    return cells
+
+
+def _column_spec(grid: list[list[list[Item]]], ncols: int) -> list[str]:
+    """l, c or r per column: whichever edge (left, centre, right) varies least across rows."""
+    spec = []
+    for c in range(ncols):
+        cells = [row[c] for row in grid if c < len(row) and row[c]]
+        if len(cells) < 2:
+            spec.append("c")
+            continue
+        lefts = [min(i.left for i in cell) for cell in cells]
+        rights = [max(i.right for i in cell) for cell in cells]
+        centres = [(a + b) / 2 for a, b in zip(lefts, rights)]
+        spread = {k: max(v) - min(v) for k, v in (("l", lefts), ("c", centres), ("r", rights))}
+        best = min(spread, key=lambda k: (spread[k], k != "c"))
+        spec.append(best if spread[best] < spread["c"] - 2 else "c")
+    return spec
+
+
+def _arrays(items: list[Item]) -> list[Item]:
+    """Main-size symbols stacked in several rows (outside fractions) are an array."""
+    size = min(i.size for i in items)
+    em = EM_PX[size]
+    y0 = _main_baseline(items)
+    off = [i for i in items if i.size == size and abs(i.baseline - y0) > ROW_GAP_EM * em and not _is_tall_delimiter(i)
+           and i.kind not in ("bigop", "bigop-limits")]
+    if not off:
+        return items
+    left, right = min(i.left for i in off), max(i.right for i in off)
+    # Inside enclosing tall delimiters when there are any; otherwise the whole level.
+    opens = [d for d in items if _is_tall_delimiter(d) and d.right <= left + 1]
+    closes = [d for d in items if _is_tall_delimiter(d) and d.left >= right - 1]
+    lo = max((d.right for d in opens), default=-1e9)
+    hi = min((d.left for d in closes), default=1e9)
+    region = [i for i in items if lo - 1 <= i.cx <= hi + 1 and not (_is_tall_delimiter(i) and (i in opens or i in closes))]
+    rows = _rows(region, em)
+    if len(rows) < 2:
+        return items
+    rows.sort(key=lambda r: min(i.top for i in r))
+    grid = [_cells(r, em) for r in rows]
+    ncols = max(len(g) for g in grid)
+    # Rows with fewer cells: each cell goes to the column of the fullest row it overlaps best.
+    ref = next(g for g in grid if len(g) == ncols)
+    spans = [(min(i.left for i in c), max(i.right for i in c)) for c in ref]
+    aligned: list[list[list[Item]]] = []
+    for g in grid:
+        if len(g) == ncols:
+            aligned.append(g)
+            continue
+        row: list[list[Item]] = [[] for _ in range(ncols)]
+        for cell in g:
+            a, b = min(i.left for i in cell), max(i.right for i in cell)
+            k = max(range(ncols), key=lambda k: (min(b, spans[k][1]) - max(a, spans[k][0]), -abs((a + b) / 2 - sum(spans[k]) / 2)))
+            row[k].extend(cell)
+        aligned.append(row)
+    tokens = [r"\begin{array}", "{", *_column_spec(aligned, ncols), "}"]
+    for row in aligned:
+        for k, cell in enumerate(row):
+            if k:
+                tokens.append("&")
+            tokens += ["{", *parse(cell), "}"]
+        tokens.append("\\\\")
+    tokens.append(r"\end{array}")
+    box = _box(region, tokens, (min(i.top for i in region) + max(i.bottom for i in region)) / 2 + AXIS_EM * em, size)
+    return [i for i in items if not any(i is r for r in region)] + [box]
+
+
 def parse(items: list[Item]) -> list[str]:
     """Normalized LaTeX tokens for a set of items forming one sub-expression."""
     if not items:
@@ -340,6 +440,7 @@ def parse(items: list[Item]) -> list[str]:
     items = _containers(list(items))
     items = _accents(items)
     items = _place_dots(items)
+    items = _arrays(items)
     size = min(i.size for i in items)
     y0 = _main_baseline(items)
     tol = 0.22 * EM_PX[size]
