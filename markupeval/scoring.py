@@ -239,7 +239,7 @@ def _run_signature(
         ("mode", "compatible" if not deviations else "custom:" + "+".join(deviations)),
         ("gold", config.gold_variant),
         ("gold_src", gold.source),
-        ("missing", "empty"),
+        ("text_missing", "empty"),
         ("ed_scope", "all" if config.strict_edit_distance else "predictions"),
         ("ed_ref", "gold" if config.strict_edit_distance or predictions.format != "results" else "results-column"),
         ("pred_norm", normalizer_sig),

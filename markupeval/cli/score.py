@@ -48,13 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    render_options: dict = {}
+    render_options: dict = {"progress": True}
     if args.workers is not None:
         render_options["workers"] = args.workers
     if args.cache_dir:
-        render_options["cache_dir"] = args.cache_dir
+        render_options["cache"] = args.cache_dir
     if args.no_cache:
-        render_options["use_cache"] = False
+        render_options["cache"] = False
     config = ScoreConfig(
         gold_variant=args.gold_variant,
         strict_edit_distance=args.strict_edit_distance,
