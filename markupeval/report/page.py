@@ -187,9 +187,11 @@ def render_page(
             f'<td><pre class="msg">{_e(msg) or "(no message)"}</pre></td></tr>'
             for i, img, st, msg in items
         )
+        # Long lists start folded so the per-sample table stays near the top.
         return (
+            f'<details{" open" if len(items) <= 10 else ""}><summary>{len(items)} {kind} render(s) failed</summary>'
             f'<table class="failures" id="{kind}-failures"><thead><tr><th class="num">#</th><th>image</th><th>status</th>'
-            f"<th>TeX's message</th></tr></thead><tbody>{body}</tbody></table>"
+            f"<th>TeX's message</th></tr></thead><tbody>{body}</tbody></table></details>"
         )
 
     missing = failures["missing"]
