@@ -72,10 +72,13 @@ class Item:
 
 def _from_symbol(s: Symbol) -> Item:
     baseline = s.baseline
+    tokens = list(s.label)
+    if s.kind == "accent":
+        tokens += ["{", "}"]  # an accent found over nothing still has to be valid LaTeX
     if s.kind in ("delim", "bigop"):
         # Axis-centred glyphs: the template's descent does not scale with stretched sizes.
         baseline = s.cy + AXIS_EM * s.em
-    return Item(s.top, s.left, s.bottom, s.right, list(s.label), baseline, s.size_class, s.kind, s.label)
+    return Item(s.top, s.left, s.bottom, s.right, tokens, baseline, s.size_class, s.kind, s.label)
 
 
 def _box(members: list[Item], tokens: list[str], baseline: float, size: int, kind: str = "box") -> Item:
