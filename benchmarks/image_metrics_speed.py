@@ -12,6 +12,7 @@ counts. ``--scale N`` also times N pairs (the 400 repeated) through the process 
 the full test set being about 10,350.
 
     nice -n 10 .venv/bin/python benchmarks/image_metrics_speed.py [--limit N] [--scale 10350]
+    nice -n 10 .venv/bin/python benchmarks/image_metrics_speed.py --test-set ../shared/data/predictions/results65_100.txt
 """
 
 from __future__ import annotations
@@ -38,7 +39,12 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=None, help="only the first N pairs (default: all)")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="processes for the pooled runs")
     parser.add_argument("--scale", type=int, default=0, help="also time this many pairs through the pool")
+    parser.add_argument("--test-set", metavar="RESULTS", type=Path,
+                        help="only time the comparison step on the full test set: gold = tgt-test-old.txt, "
+                             "predictions = this results file, renders from the project renderer (cached)")
     args = parser.parse_args()
+    if args.test_set:
+        return time_test_set(args.test_set, args.workers)
 
     if not (args.pairs / "expected.json").is_file():
         print(f"no image pairs at {args.pairs}", file=sys.stderr)
@@ -98,6 +104,41 @@ def main() -> int:
         t_big_serial = time.perf_counter() - t
         print(f"{args.scale} pairs (the {n} repeated): {t_big:.2f} s on {args.workers} processes, "
               f"{t_big_serial:.2f} s in 1 process")
+    return 0
+
+
+def time_test_set(results: Path, workers: int) -> int:
+    """The comparison step of ``markupeval score`` on the real test set, CPU and wall time."""
+    from markupeval.rendering import Renderer
+
+    data = GOLDEN.parents[1] / "data" / "im2latex100k"
+    gold = (data / "tgt-test-old.txt").read_text(encoding="utf-8").split("\n")
+    names = [n for n in (data / "src-test-old.txt").read_text(encoding="utf-8").split("\n") if n]
+    gold = gold[: len(names)]
+    by_image = {}
+    for line in results.read_text(encoding="utf-8").split("\n"):
+        if line:
+            fields = line.split("\t")
+            by_image[fields[0]] = fields[2]
+    preds = [by_image.get(n) for n in names]
+    t = time.perf_counter()
+    distinct = list(dict.fromkeys([*gold, *(p for p in preds if p is not None)]))
+    rendered = dict(zip(distinct, Renderer().render(distinct)))
+    print(f"renders of {len(distinct)} distinct formulas obtained in {time.perf_counter() - t:.1f} s (cache)")
+    golds = [rendered[g].image if rendered[g].status == "ok" else None for g in gold]
+    pred_images = [None if p is None or rendered[p].status != "ok" else rendered[p].image for p in preds]
+    for w in (1, workers):
+        t, cpu, before = time.perf_counter(), time.process_time(), os.times()
+        results_ = compare_image_pairs(golds, pred_images, workers=w)
+        after = os.times()
+        children = after.children_user - before.children_user + after.children_system - before.children_system
+        print(f"{len(golds)} pairs, {w} process(es): wall {time.perf_counter() - t:.2f} s, "
+              f"CPU {time.process_time() - cpu + children:.2f} s (load average {os.getloadavg()[0]:.1f})")
+    counted = sum(r.counted for r in results_)
+    distance, ref = sum(r.edit_distance for r in results_), sum(r.ref for r in results_)
+    print(f"image_match {sum(r.match for r in results_) / counted:.6f}  "
+          f"image_match_ws {sum(r.match_ws for r in results_) / counted:.6f}  "
+          f"image_edit_distance {1 - distance / ref:.6f}  (over {counted} gold renders)")
     return 0
 
 

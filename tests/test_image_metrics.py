@@ -344,6 +344,16 @@ def test_list_fallback_past_the_unicode_range_aligns_the_same(monkeypatch: pytes
     assert [_key(compare_images(g, p)) for g, p in pairs] == expected
 
 
+def test_numpy_without_popcount_gives_the_same_clusters(monkeypatch: pytest.MonkeyPatch) -> None:
+    # numpy < 2 has no bitwise_count; the matrix-product fallback must agree with it.
+    from markupeval.images import columns
+
+    pairs = _random_pairs(seed=11, n=150)
+    expected = [_key(compare_images(g, p)) for g, p in pairs]
+    monkeypatch.setattr(columns, "_HAS_POPCOUNT", False)
+    assert [_key(compare_images(g, p)) for g, p in pairs] == expected
+
+
 # --- inputs, metrics, diff pictures ----------------------------------------------------------
 
 
