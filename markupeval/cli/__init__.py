@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "markupeval.cli.leaderboard", "markupeval.cli.compare", "markupeval.cli.report",
     "markupeval.cli.data",
     "markupeval.cli.normalize",
+    "markupeval.cli.baseline",
 )
 
 EXIT_OK, EXIT_INPUT, EXIT_ENVIRONMENT = 0, 2, 3

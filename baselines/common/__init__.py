@@ -1,0 +1,1 @@
+"""What every neural baseline shares: data glue, vocabulary, training loop, checkpoints, devices."""

@@ -1,0 +1,69 @@
+"""``markupeval baseline train NAME ...`` and ``markupeval baseline predict NAME ...``.
+
+Each baseline lives in ``baselines.<name>`` and exposes ``cli.register(train, predict)``, which adds
+a parser named after the baseline to either sub-command (see ``baselines/README.md``). The
+registering modules import no torch; a baseline whose module is absent (the package not
+installed) is listed with a note, and running a neural one without torch says which extra to
+install instead of showing an ImportError.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+from typing import Any, Callable
+
+from markupeval.errors import MarkupEvalError
+
+log = logging.getLogger("markupeval")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("baseline", help="train baseline models and predict with them",
+                                   description="Train and run the baseline systems (IM2TEX, CTC, classical).")
+    sub = parser.add_subparsers(dest="baseline_command", metavar="{train,predict}")
+    train = sub.add_parser("train", help="train a baseline on a dataset built by `markupeval data build`")
+    predict = sub.add_parser("predict", help='write one {"image", "prediction"} JSON line per image')
+    train_sub = train.add_subparsers(dest="baseline", metavar="NAME")
+    predict_sub = predict.add_subparsers(dest="baseline", metavar="NAME")
+    try:
+        from baselines import BASELINES
+    except ImportError:
+        BASELINES = {}
+        log.debug("the baselines package is not installed")
+    for name, module in BASELINES.items():
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as exc:
+            log.debug("baseline %s unavailable: %s", name, exc)
+            continue
+        mod.register(train_sub, predict_sub)
+    for p in (train, predict):
+        p.set_defaults(func=_missing_name(p))
+    parser.set_defaults(func=_missing_name(parser))
+    # Wrap every command so a missing torch becomes a clear error, not a traceback.
+    for action in (train_sub, predict_sub):
+        for child in action.choices.values():
+            func = child.get_default("func")
+            if func is not None:
+                child.set_defaults(func=_needs_extra(func))
+
+
+def _missing_name(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+    return run
+
+
+def _needs_extra(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.split(".")[0] == "torch":
+                raise MarkupEvalError("this baseline needs PyTorch: install the extra with "
+                                      "pip install 'markupeval[baselines]'") from exc
+            raise
+    return run
