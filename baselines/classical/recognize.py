@@ -133,7 +133,7 @@ class Classifier:
 
 def _is_round(mask: np.ndarray) -> bool:
     h, w = mask.shape
-    return max(h, w) <= 1.6 * min(h, w) and mask.mean() >= 0.6
+    return max(h, w) <= 1.6 * min(h, w) and mask.mean() >= 0.45  # a 5x5 diamond is 0.52
 
 
 def _is_bar(c: Component) -> bool:

@@ -436,6 +436,41 @@ def _arrays(items: list[Item]) -> list[Item]:
     return [i for i in items if not any(i is r for r in region)] + [box]
 
 
+def _above(s: Item, b: Item) -> bool:
+    """Is script s a superscript of base b (else a subscript)?"""
+    if b.kind == "box":
+        return s.baseline < b.baseline - 0.2 * b.em
+    if b.height > TALL_DELIMITER * b.em or b.kind in ("bigop", "bigop-limits"):
+        return s.cy < b.cy
+    return s.baseline < b.baseline - 0.2 * b.em
+
+
+def _limits_under_words(line: list[Item], scripts: list[Item], owner: dict[int, tuple[int, str]]) -> None:
+    """Limits of \\lim-like words are centred under them and may start left of the word:
+    a run of adjacent scripts on one baseline that overlaps such a word belongs to it."""
+    words = [k for k, b in enumerate(line) if b.kind == "box" and b.tokens[:1] == [r"\operatorname*"]]
+    if not words:
+        return
+    runs: list[list[Item]] = []
+    for s in sorted(scripts, key=lambda i: i.left):
+        for run in runs:
+            last = run[-1]
+            if abs(s.cy - last.cy) <= 0.3 * last.em and s.left - last.right <= 0.4 * last.em:
+                run.append(s)
+                break
+        else:
+            runs.append([s])
+    for run in runs:
+        left, right = min(i.left for i in run), max(i.right for i in run)
+        for k in words:
+            b = line[k]
+            if left < b.right and b.left < right and (min(i.top for i in run) >= b.bottom - 2 or max(i.bottom for i in run) <= b.top + 2):
+                side = "sup" if max(i.bottom for i in run) <= b.top + 2 else "sub"
+                for i in run:
+                    owner[id(i)] = (k, side)
+                break
+
+
 def parse(items: list[Item]) -> list[str]:
     """Normalized LaTeX tokens for a set of items forming one sub-expression."""
     if not items:
@@ -452,13 +487,19 @@ def parse(items: list[Item]) -> list[str]:
     line = _upright_runs(line)
     # Scripts: larger ones pick a main-line base; smaller ones follow the larger script they sit by.
     owner: dict[int, tuple[int, str]] = {}  # id(script) -> (index of base in line, "sub"/"sup"/"pre")
-    placed: list[Item] = []
+    _limits_under_words(line, scripts, owner)
+    placed: list[Item] = [s for s in scripts if id(s) in owner]
     for s in scripts:
+        if id(s) in owner:
+            continue
         parent = None
+        best = float("inf")
         for t in placed:
             if t.size < s.size and t.left <= s.left and s.left - t.right <= 0.6 * t.em:
-                if parent is None or t.left > parent.left:
-                    parent = t
+                # The nearest larger script: horizontal gap plus distance from t's vertical band.
+                d = max(0.0, s.left - t.right) + max(0.0, t.top - s.cy, s.cy - t.bottom)
+                if d < best:
+                    parent, best = t, d
         if parent is not None:
             owner[id(s)] = owner[id(parent)]
         else:
@@ -470,12 +511,7 @@ def parse(items: list[Item]) -> list[str]:
                 owner[id(s)] = (-1, "pre")
             else:
                 k = bases[-1]
-                b = line[k]
-                if b.height > TALL_DELIMITER * b.em or b.kind in ("bigop", "box", "bigop-limits"):
-                    up = s.cy < b.cy if b.kind != "box" else s.baseline < b.baseline - 0.2 * b.em
-                else:
-                    up = s.baseline < b.baseline - 0.2 * b.em
-                owner[id(s)] = (k, "sup" if up else "sub")
+                owner[id(s)] = (k, "sup" if _above(s, line[k]) else "sub")
         placed.append(s)
     groups: dict[tuple[int, str], list[Item]] = {}
     for s in scripts:
