@@ -2,7 +2,8 @@
 
 A run keeps the per-sample sufficient statistics of every metric, so any later command
 (leaderboard, bootstrap comparison, report) can re-aggregate them without the inputs.
-The layout is documented in ``docs/ARCHITECTURE.md``.
+The layout is documented in ``docs/ARCHITECTURE.md``; :mod:`markupeval.stats.runs` reads it back,
+validating it as untrusted input.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from markupeval import __version__
-from markupeval.errors import InputError
 from markupeval.metrics.base import Score, Signature
 
 # Keys of the top-level "metrics" object, in display order.
@@ -105,55 +105,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-def load_run(path: Path | str) -> RunResult:
-    """Read a run file written by :meth:`RunResult.save` (``markupeval score --json``)."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("run file not found", path) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"not a markupeval run file (invalid JSON: {exc})", path) from None
-    if not isinstance(data, dict) or "scores" not in data or "samples" not in data:
-        raise InputError("not a markupeval run file (no 'scores'/'samples'; written by `markupeval score --json`?)", path)
-    try:
-        scores = {
-            k: Score(k, float(v["value"]), v.get("parts", {}), _parse_signature(v.get("signature", "")))
-            for k, v in data["scores"].items()
-        }
-        samples = [
-            SampleResult(
-                image=s["image"],
-                gold=s["gold"],
-                prediction=s.get("prediction"),
-                stats=s.get("stats", {}),
-                gold_render=RenderOutcome(**s["gold_render"]) if s.get("gold_render") else None,
-                pred_render=RenderOutcome(**s["pred_render"]) if s.get("pred_render") else None,
-            )
-            for s in data["samples"]
-        ]
-        return RunResult(
-            name=data.get("name", path.stem),
-            inputs=data.get("inputs", {}),
-            scores=scores,
-            counts=data.get("counts", {}),
-            signature=_parse_signature(data.get("signature", "")),
-            samples=samples,
-            stat_names=data.get("stat_names", {}),
-            notes=data.get("notes", []),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"malformed run file: {exc!r}", path) from None
-
-
-def _parse_signature(text: str) -> Signature:
-    pairs = []
-    for part in text.split("|") if text else []:
-        key, _, value = part.partition(":")
-        pairs.append((key, value))
-    return Signature(tuple(pairs))
 
 
 def write_per_sample_csv(run: RunResult, path: Path | str) -> None:
