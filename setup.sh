@@ -28,10 +28,8 @@ extras="baselines"
   | grep -v -e "^WARNING: Location" -e "is ignored: it is neither" || true
 .venv/bin/python -c "import markupeval" || { echo "setup.sh: markupeval failed to install" >&2; exit 1; }
 
-if [ $with_tests -eq 1 ] && ! command -v chromium >/dev/null 2>&1; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  echo "setup.sh: installing Chromium for the HTML report test"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null \
-    || echo "setup.sh: Chromium could not be installed; the report test will be skipped" >&2
+if [ $with_tests -eq 1 ]; then
+  bash tests/install_browser.sh \
+    || echo "setup.sh: Chromium could not be installed; the HTML report test will be skipped" >&2
 fi
 echo "setup.sh: ready (.venv/bin/markupeval)"
