@@ -103,6 +103,9 @@ def glyph_specs() -> list[GlyphSpec]:
         specs.append(GlyphSpec(("{", r"\bf", ch, "}"), rf"\mathbf{{{ch}}}", "sym"))
         if ch.isupper():
             specs.append(GlyphSpec(("{", r"\cal", ch, "}"), rf"\mathcal{{{ch}}}", "sym"))
+    for stem, src in (("i", r"\textrm{\i}"), ("j", r"\textrm{\j}")):
+        # The roman i and j without their dot, for when the dot is not merged back.
+        specs.append(GlyphSpec((r"\mathrm", stem), src, "upright"))
     for lig in ("ff", "fi", "fl", "ffi", "ffl"):
         # Roman text joins these into one ligature glyph (\mathrm { e f f }).
         specs.append(GlyphSpec((r"\mathrm", *lig), rf"\mathrm{{{lig}}}", "upright"))

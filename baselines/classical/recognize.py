@@ -264,6 +264,35 @@ def _split_touching(classifier: Classifier, group: "_Group") -> list["_Group"]:
     return [_Group(a, 1, *ra), _Group(b, 1, *rb)]
 
 
+def _extract_bar(classifier: Classifier, group: "_Group") -> list["_Group"]:
+    """Separate a fraction bar from the ink touching it (script fractions sit a pixel away).
+
+    Rows inked across nearly the whole width are the bar; what remains above and below falls
+    apart into its own components. Kept only if those are recognised better than the whole.
+    """
+    c = group.comp
+    full = np.flatnonzero(c.mask.mean(axis=1) >= 0.95)
+    if len(full) == 0 or len(full) > 4 or full[-1] - full[0] >= len(full):
+        return [group]
+    top, bottom = int(full[0]), int(full[-1]) + 1
+    if top == 0 and bottom == c.height:
+        return [group]
+    rest = c.mask.copy()
+    rest[top:bottom] = False
+    pieces = [Component(p.top + c.top, p.left + c.left, p.bottom + c.top, p.right + c.left, p.mask)
+              for p in connected_components(rest)]
+    # A fraction bar outspans what touches it, or carries several glyphs; a serif (the foot of
+    # a roman stem) does neither.
+    if not pieces or (len(pieces) < 2 and max(p.width for p in pieces) > c.width - 4):
+        return [group]
+    res = _classify(classifier, pieces, [1] * len(pieces))
+    if max(d for _, d, _ in res) > SPLIT_MAX_DISTANCE:
+        return [group]
+    bar = Component(c.top + top, c.left, c.top + bottom, c.right, c.mask[top:bottom])
+    (bt, bd, bo), = _classify(classifier, [bar], [1])
+    return [_Group(bar, 1, bt, bd, bo)] + [_Group(p, 1, *r) for p, r in zip(pieces, res)]
+
+
 def recognise(image: np.ndarray, classifier: Classifier) -> list[Symbol]:
     """Segment a formula image into symbols and recognise each."""
     comps = connected_components(binarise(image))
@@ -275,6 +304,7 @@ def recognise(image: np.ndarray, classifier: Classifier) -> list[Symbol]:
         else:
             rest.append(c)
     groups = [_Group(c, 1, *r) for c, r in zip(rest, _classify(classifier, rest, [1] * len(rest)))]
+    groups = [h for g in groups for h in (_extract_bar(classifier, g) if g.dist > SPLIT_MIN_DISTANCE else [g])]
     for _depth in range(2):  # three glyphs in a row can touch
         split: list[_Group] = []
         for g in groups:
