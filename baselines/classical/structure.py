@@ -389,24 +389,36 @@ def _column_spec(grid: list[list[list[Item]]], ncols: int) -> list[str]:
 
 
 def _arrays(items: list[Item]) -> list[Item]:
-    """Main-size symbols stacked in several rows (outside fractions) are an array."""
+    """Main-size symbols stacked in several rows (outside fractions) are an array: one per pair
+    of tall delimiters enclosing such rows, or the whole level when no delimiter encloses them."""
     size = min(i.size for i in items)
     em = EM_PX[size]
     y0 = _main_baseline(items)
     off = [i for i in items if i.size == size and abs(i.baseline - y0) > ROW_GAP_EM * em and not _is_tall_delimiter(i)
            and i.kind not in ("bigop", "bigop-limits")]
-    if not off:
-        return items
-    left, right = min(i.left for i in off), max(i.right for i in off)
-    # Inside enclosing tall delimiters when there are any; otherwise the whole level.
-    opens = [d for d in items if _is_tall_delimiter(d) and d.right <= left + 1]
-    closes = [d for d in items if _is_tall_delimiter(d) and d.left >= right - 1]
-    lo = max((d.right for d in opens), default=-1e9)
-    hi = min((d.left for d in closes), default=1e9)
-    region = [i for i in items if lo - 1 <= i.cx <= hi + 1 and not (_is_tall_delimiter(i) and (i in opens or i in closes))]
+    tall = sorted([d for d in items if _is_tall_delimiter(d)], key=lambda d: d.left)
+    regions: dict[tuple[float, float], list[Item]] = {}
+    for o in off:
+        lo = max((d.right for d in tall if d.right <= o.left + 1), default=-1e9)
+        hi = min((d.left for d in tall if d.left >= o.right - 1), default=1e9)
+        regions.setdefault((lo, hi), []).append(o)
+    for lo, hi in regions:
+        region = [i for i in items if lo - 1 <= i.cx <= hi + 1 and not _is_tall_delimiter(i)]
+        box = _array(region, size)
+        if box is not None:
+            items = [i for i in items if not any(i is r for r in region)] + [box]
+    return items
+
+
+def _array(region: list[Item], size: int) -> Item | None:
+    em = EM_PX[size]
     rows = _rows(region, em)
     if len(rows) < 2:
-        return items
+        return None
+    bands = sorted((min(i.top for i in r if i.size == size), max(i.bottom for i in r if i.size == size)) for r in rows)
+    # Rows of an array lie one under another; a tall box beside a short line is not an array.
+    if any(b[0] < a[1] - 0.15 * em for a, b in zip(bands, bands[1:])):
+        return None
     rows.sort(key=lambda r: min(i.top for i in r))
     grid = [_cells(r, em) for r in rows]
     ncols = max(len(g) for g in grid)
@@ -432,8 +444,7 @@ def _arrays(items: list[Item]) -> list[Item]:
             tokens += ["{", *parse(cell), "}"]
         tokens.append("\\\\")
     tokens.append(r"\end{array}")
-    box = _box(region, tokens, (min(i.top for i in region) + max(i.bottom for i in region)) / 2 + AXIS_EM * em, size)
-    return [i for i in items if not any(i is r for r in region)] + [box]
+    return _box(region, tokens, (min(i.top for i in region) + max(i.bottom for i in region)) / 2 + AXIS_EM * em, size)
 
 
 def _above(s: Item, b: Item) -> bool:
