@@ -323,6 +323,18 @@ def test_agrees_with_the_original_on_random_pairs() -> None:
     assert {(m, w) for _, _, m, w in got} == {(True, True), (True, False), (False, True), (False, False)}
 
 
+def test_tall_columns_equal_only_if_identical() -> None:
+    # One ink pixel at row 0 versus at row 61 of a 70 px column: as integers 2**69 and 2**8, equal
+    # modulo 2**61 - 1, so equal Python hashes. Levenshtein over lists of such ints (hashed items)
+    # would call them equal; the original's distance.levenshtein compared with ==, and so do we.
+    gold = np.full((70, 1), 255, dtype=np.uint8)
+    pred = gold.copy()
+    gold[0, 0] = 0
+    pred[61, 0] = 0
+    assert hash(int("1" + "0" * 69, 2)) == hash(int("1" + "0" * 8, 2))
+    assert _key(compare_images(gold, pred)) == (1, 1, True, True) == _original(gold, pred)
+
+
 def test_more_than_256_clusters() -> None:
     # The original's chr() packing could not label more than 256 clusters; we have no limit.
     rng = np.random.default_rng(1)
