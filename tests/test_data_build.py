@@ -142,3 +142,22 @@ def test_cli_build_reuses_the_render_cache(built, tmp_path: Path) -> None:
                    "--normalized", str(FIXTURE / "formulas.norm.lst"), "--train", str(bad),
                    "--out", str(tmp_path / "bad"), "--no-progress"])
     assert rc == 2
+
+
+def test_torch_view_batches_by_bucket(built) -> None:
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DataLoader
+
+    _, _, root, _ = built
+    ds = Im2LatexDataset(root, "validate")
+    tds = ds.torch_dataset()
+    image, ids = tds[0]
+    assert image.dtype == torch.float32 and image.shape[0] == 1 and float(image.max()) == 1.0
+    assert ids[0] == 1 and ids[-1] == 2  # <s> ... </s>
+    assert ds.vocab.decode(ids.tolist()) == [t if t in ds.vocab else "<unk>" for t in ds.items[0].tokens]
+    loader = DataLoader(tds, batch_sampler=tds.bucket_sampler(3, seed=0), collate_fn=tds.collate)
+    seen = 0
+    for images, ids in loader:
+        assert images.ndim == 4 and ids.shape[0] == images.shape[0] <= 3
+        seen += images.shape[0]
+    assert seen == len(ds) and len(tds.bucket_sampler(3)) == len(list(ds.bucket_batches(3)))
