@@ -21,7 +21,10 @@ from markupeval.data.vocab import build_vocabulary
 
 FIXTURE = Path(__file__).parent / "fixtures" / "data"
 
-pytestmark = pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed"),
+    pytest.mark.slow,  # renders 50 formulas with pdflatex + Ghostscript (about 10 s)
+]
 
 
 @pytest.fixture(scope="module")
