@@ -24,6 +24,7 @@ from markupeval.errors import InputError, MarkupEvalError
 # Command modules, in the order `markupeval --help` lists them.
 COMMAND_MODULES = (
     "markupeval.cli.score",
+    "markupeval.cli.render",
     "markupeval.cli.compare_images",
     "markupeval.cli.leaderboard", "markupeval.cli.compare", "markupeval.cli.report",
     "markupeval.cli.data",

@@ -117,8 +117,11 @@ def parse_markers(output: str, nonce: str, n: int) -> tuple[str | None, list[_Se
             errors = segs[current].errors
             assert errors is not None
             if len(errors) < MAX_ERRORS:
-                context = next((x.strip() for x in lines[k + 1 : k + 8] if x.startswith("l.")), "")
-                errors.append(line.strip() + (f" ({context})" if context else ""))
+                # TeX's "l.<n> <context>" line: the line number is the batch file's, so keep only
+                # the context (where in the formula TeX was).
+                context = next((x for x in lines[k + 1 : k + 8] if x.startswith("l.")), "")
+                context = re.sub(r"^l\.\d+ ?", "", context).strip()
+                errors.append(line.strip() + (f" (at: {context})" if context else ""))
     return ref, segs, final
 
 

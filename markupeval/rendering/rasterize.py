@@ -81,16 +81,27 @@ class Rasterizer(ABC):
 class PdfiumRasterizer(Rasterizer):
     """In-process rasterising with PDFium (pypdfium2), only the region that holds ink.
 
-    ``supersample = 1`` renders with PDFium's own anti-aliasing (exact area coverage);
-    ``supersample = k > 1`` renders without anti-aliasing at k times the resolution and marks a
-    pixel as ink when any of its k x k samples is ink, which is what Ghostscript's 4-bit alpha
-    (4 x 4 oversampling) followed by "any coverage -> black" does. The result then is bilevel.
+    ``supersample = 1`` renders with PDFium's anti-aliasing (exact area coverage) and then
+    quantises coverage to ``alpha_bits`` bits, as Ghostscript's ``-dTextAlphaBits=4
+    -dGraphicsAlphaBits=4`` does: a pixel with less than half a level of coverage (under 1/32 for
+    4 bits) stays white. Without that step, "any coverage -> black" turns PDFium's faint edge
+    coverage into an extra row or column of ink that Ghostscript never paints.
+    ``supersample = k > 1`` instead renders without anti-aliasing at k times the resolution and
+    marks a pixel as ink when any of its k x k samples is ink (a literal model of 4 x 4
+    oversampling; measured to be further from Ghostscript, because PDFium's monochrome glyphs are
+    hinted). The result then is bilevel.
     """
 
-    def __init__(self, dpi: int = 200, supersample: int = 1, max_pixels: int = 40_000_000) -> None:
+    def __init__(
+        self, dpi: int = 200, supersample: int = 1, alpha_bits: int = 4, max_pixels: int = 40_000_000
+    ) -> None:
         super().__init__(dpi, max_pixels)
         self.supersample = supersample
-        self.name = "pdfium" if supersample == 1 else f"pdfium-ss{supersample}"
+        self.alpha_bits = alpha_bits
+        if supersample > 1:
+            self.name = f"pdfium-ss{supersample}"
+        else:
+            self.name = "pdfium" if alpha_bits == 4 else f"pdfium-a{alpha_bits}"
 
     def rasterize(self, pdf: Path, pages: Sequence[int]) -> list[PageImage]:
         import pypdfium2 as pdfium
@@ -160,7 +171,11 @@ class PdfiumRasterizer(Rasterizer):
         if arr.ndim == 3:
             arr = arr[..., 0]
         if k == 1:
-            return arr.copy()
+            if self.alpha_bits >= 8:
+                return arr.copy()
+            step = 255 // ((1 << self.alpha_bits) - 1)  # 17 for 4 bits: 16 levels like Ghostscript
+            levels = np.rint((255 - arr.astype(np.int16)) / step).astype(np.int16)
+            return (255 - levels * step).astype(np.uint8)
         ink = (arr < 255).reshape(h, k, w, k).any(axis=(1, 3))
         return np.where(ink, 0, 255).astype(np.uint8)
 
@@ -175,49 +190,123 @@ def _object_bounds(page) -> tuple[float, float, float, float] | None:
 
 
 class GhostscriptRasterizer(Rasterizer):
-    """The reference: one Ghostscript call for all pages (``pgmraw``, 4-bit text/graphics alpha).
+    """The reference: Ghostscript (``pgmraw``, 4-bit text and graphics alpha), one call per PDF.
 
     This is what ImageMagick ran for the original (``pngalpha`` with the same alpha bits), and it
-    reproduced ImageMagick's bilevel output exactly (PROTOCOL.md). Full pages, so slower.
+    reproduced ImageMagick's bilevel output exactly (PROTOCOL.md). To avoid rasterising mostly
+    blank A4 pages, each requested page gets a ``/CropBox`` around its ink on whole pixels of the
+    full-page grid (bounds from PDFium, plus a margin) and Ghostscript renders with
+    ``-dUseCropBox``: its canvas origin stays at the box's bottom-left corner, so the pixels are
+    those of the full-page render. A page whose ink touches the box's border is rendered again
+    uncropped. ``crop=False`` renders whole pages (the slow, literal reference).
     """
 
-    name = "ghostscript"
+    def __init__(self, dpi: int = 200, crop: bool = True, max_pixels: int = 40_000_000) -> None:
+        super().__init__(dpi, max_pixels)
+        self.crop = crop
+        self.name = "ghostscript" if crop else "ghostscript-fullpage"
 
     def rasterize(self, pdf: Path, pages: Sequence[int]) -> list[PageImage]:
+        import pypdfium2 as pdfium
+
+        s = self.dpi / 72.0
+        out: list[PageImage | None] = [None] * len(pages)
+        todo: list[tuple[int, int, tuple[int, int, int, int] | None]] = []  # (slot, page, box)
+        doc = pdfium.PdfDocument(str(pdf))
+        try:
+            for slot, index in enumerate(pages):
+                page = doc[index]
+                width_pt, height_pt = page.get_size()
+                wpx, hpx = page_pixels(width_pt, height_pt, self.dpi)
+                if wpx * hpx > self.max_pixels:
+                    out[slot] = PageImage(None, f"page of {wpx}x{hpx} px exceeds {self.max_pixels} px")
+                    continue
+                bounds = _object_bounds(page)
+                if bounds is None:
+                    out[slot] = PageImage(np.full((hpx, wpx), 255, np.uint8))
+                    continue
+                if not self.crop:
+                    todo.append((slot, index, None))
+                    continue
+                left, bottom, right, top = bounds
+                x0 = max(0, math.floor(left * s) - MARGIN)
+                x1 = min(wpx, math.ceil(right * s) + MARGIN)
+                y0 = max(0, math.floor(hpx - top * s) - MARGIN)
+                y1 = min(hpx, math.ceil(hpx - bottom * s) + MARGIN)
+                if x1 <= x0 or y1 <= y0:
+                    out[slot] = PageImage(np.full((hpx, wpx), 255, np.uint8))
+                    continue
+                page.set_cropbox(x0 / s, (hpx - y1) / s, x1 / s, (hpx - y0) / s)
+                todo.append((slot, index, (x0, y0, x1, y1, wpx, hpx)))  # type: ignore[arg-type]
+            with tempfile.TemporaryDirectory(prefix="markupeval-gs-") as tmp:
+                cropped = Path(tmp) / "cropped.pdf"
+                if self.crop and todo:
+                    doc.save(str(cropped))
+                images = self._gs(cropped if self.crop else pdf, [i for _, i, _ in todo], Path(tmp), self.crop)
+                again: list[tuple[int, int]] = []
+                for (slot, index, box), image in zip(todo, images):
+                    if box is not None and _ink_on_border(image, box):  # type: ignore[arg-type]
+                        again.append((slot, index))
+                        continue
+                    out[slot] = PageImage(np.ascontiguousarray(crop_to_ink(image)))
+                if again:
+                    full = self._gs(pdf, [i for _, i in again], Path(tmp), False)
+                    for (slot, _), image in zip(again, full):
+                        out[slot] = PageImage(np.ascontiguousarray(crop_to_ink(image)))
+        finally:
+            doc.close()
+        assert all(p is not None for p in out)
+        return out  # type: ignore[return-value]
+
+    def _gs(self, pdf: Path, pages: list[int], tmp: Path, use_cropbox: bool) -> list[np.ndarray]:
+        if not pages:
+            return []
         exe = shutil.which("gs")
         if exe is None:
             raise RenderEnvironmentError("Ghostscript (gs) not found on PATH; run render/setup.sh")
-        out: list[PageImage] = []
-        with tempfile.TemporaryDirectory(prefix="markupeval-gs-") as tmp:
-            page_list = ",".join(str(i + 1) for i in pages)
-            cmd = [
-                exe, "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sDEVICE=pgmraw", f"-r{self.dpi}",
-                "-dTextAlphaBits=4", "-dGraphicsAlphaBits=4", f"-sPageList={page_list}",
-                f"-sOutputFile={tmp}/p%06d.pgm", str(pdf),
-            ]
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60 + 5 * len(pages))
-            if proc.returncode != 0:
-                raise RenderEnvironmentError(f"Ghostscript failed on {pdf}: {proc.stderr.strip()[:500]}")
-            files = sorted(Path(tmp).glob("p*.pgm"))
-            if len(files) != len(pages):
-                raise RenderEnvironmentError(f"Ghostscript wrote {len(files)} pages, expected {len(pages)}")
-            for f in files:
-                out.append(PageImage(np.ascontiguousarray(crop_to_ink(_read_pgm(f)))))
-                os.unlink(f)
-        return out
+        prefix = "c" if use_cropbox else "f"
+        cmd = [
+            exe, "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sDEVICE=pgmraw", f"-r{self.dpi}",
+            "-dTextAlphaBits=4", "-dGraphicsAlphaBits=4", f"-sPageList={','.join(str(i + 1) for i in pages)}",
+            f"-sOutputFile={tmp}/{prefix}%06d.pgm",
+        ]
+        if use_cropbox:
+            cmd.append("-dUseCropBox")
+        cmd.append(str(pdf))
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60 + 5 * len(pages))
+        if proc.returncode != 0:
+            raise RenderEnvironmentError(f"Ghostscript failed on {pdf}: {proc.stderr.strip()[:500]}")
+        files = sorted(tmp.glob(f"{prefix}*.pgm"))
+        if len(files) != len(pages):
+            raise RenderEnvironmentError(f"Ghostscript wrote {len(files)} pages, expected {len(pages)}")
+        images = [_read_pgm(f) for f in files]
+        for f in files:
+            f.unlink()
+        return images
+
+
+def _ink_on_border(image: np.ndarray, box: tuple[int, int, int, int, int, int]) -> bool:
+    """Whether ink touches a side of the rendered box that is not the page's edge."""
+    x0, y0, x1, y1, wpx, hpx = box
+    ink = image < 255
+    # Ghostscript may add one blank row at the top when the box height rounds up; the bottom row
+    # and the left column are exact.
+    return bool(
+        (x0 > 0 and ink[:, 0].any())
+        or (x1 < wpx and ink[:, x1 - x0 - 1].any())
+        or (y0 > 0 and ink[image.shape[0] - (y1 - y0)].any())
+        or (y1 < hpx and ink[-1].any())
+    )
 
 
 def _read_pgm(path: Path) -> np.ndarray:
-    data = path.read_bytes()
-    # Header: "P5\n<w> <h>\n<maxval>\n" (Ghostscript writes no comments).
-    parts = data.split(b"\n", 3)
-    if parts[0] != b"P5":
-        raise RenderEnvironmentError(f"unexpected PGM header in {path}")
-    w, h = map(int, parts[1].split())
-    return np.frombuffer(parts[3], dtype=np.uint8, count=w * h).reshape(h, w)
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("L"))
 
 
-RASTERIZERS = ("pdfium", "pdfium-ss4", "ghostscript")
+RASTERIZERS = ("ghostscript", "ghostscript-fullpage", "pdfium", "pdfium-a8", "pdfium-ss4")
 
 
 def make_rasterizer(name: str, dpi: int = 200) -> Rasterizer:
@@ -225,6 +314,10 @@ def make_rasterizer(name: str, dpi: int = 200) -> Rasterizer:
         return PdfiumRasterizer(dpi)
     if name.startswith("pdfium-ss"):
         return PdfiumRasterizer(dpi, supersample=int(name.removeprefix("pdfium-ss")))
+    if name.startswith("pdfium-a"):
+        return PdfiumRasterizer(dpi, alpha_bits=int(name.removeprefix("pdfium-a")))
     if name == "ghostscript":
         return GhostscriptRasterizer(dpi)
+    if name == "ghostscript-fullpage":
+        return GhostscriptRasterizer(dpi, crop=False)
     raise ValueError(f"unknown rasterizer {name!r}; known: {', '.join(RASTERIZERS)}")

@@ -1,0 +1,154 @@
+"""The renderer with real pdflatex: batch = alone, statuses, determinism, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from markupeval.rendering import Renderer, RenderResult, render
+from markupeval.rendering.rasterize import crop_to_ink, make_rasterizer
+from markupeval.rendering.templates import load_template
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("pdflatex") is None or shutil.which("gs") is None,
+    reason="pdflatex/Ghostscript not installed (run render/setup.sh)",
+)
+
+# Ordinary formulas, some with TeX errors that TeX recovers from (the original still got a PDF).
+FORMULAS = [
+    r"x^2 + y^2 = z^2",
+    r"\frac{a}{b} \sum_{i=1}^{n} i",
+    r"\int_0^\infty e^{-x} \, dx",
+    r"\undefinedmacro x + 1",  # recoverable error: still a page
+    r"\left( \frac{1}{2} \right.",
+    r"a}",  # extra brace: recoverable
+    r"\mathrm{d} s^{2} = - d t^{2}",
+    r"\begin{array}{cc} a & b \\ c & d \end{array}",
+    "",
+    r"\alpha \beta \gamma \Gamma",
+]
+
+
+def same(a: RenderResult, b: RenderResult) -> bool:
+    if a.status != b.status:
+        return False
+    if a.image is None or b.image is None:
+        return a.image is None and b.image is None
+    return a.image.shape == b.image.shape and bool((a.image == b.image).all())
+
+
+@pytest.fixture(scope="module")
+def batch_results() -> list[RenderResult]:
+    return Renderer(cache=False, workers=1).render(FORMULAS)
+
+
+@pytest.fixture(scope="module")
+def alone_results() -> list[RenderResult]:
+    # chunk_size=1: every formula is its own pdflatex run.
+    return Renderer(cache=False, workers=2, chunk_size=1).render(FORMULAS)
+
+
+def test_batch_equals_alone(batch_results, alone_results) -> None:
+    for f, a, b in zip(FORMULAS, batch_results, alone_results):
+        assert same(a, b), f
+
+
+def test_batch_equals_the_plain_protocol_document(batch_results, tmp_path: Path) -> None:
+    """A page of a batch equals the original pipeline's single document, rendered by pdflatex and
+    Ghostscript on the whole A4 page, then any ink -> black and cropped."""
+    template = load_template("im2markup")
+    full_page = make_rasterizer("ghostscript-fullpage")
+    for k in (0, 1, 3):
+        d = tmp_path / f"f{k}"
+        d.mkdir()
+        (d / "f.tex").write_text(template.single(FORMULAS[k]), encoding="utf-8")
+        subprocess.run(["pdflatex", "-interaction=nonstopmode", "f.tex"], cwd=d, capture_output=True, timeout=60)
+        image = full_page.rasterize(d / "f.pdf", [0])[0].image
+        expected = crop_to_ink(np.where(image < 255, 0, 255).astype(np.uint8))
+        got = batch_results[k].image
+        assert got is not None and got.shape == expected.shape and (got == expected).all(), FORMULAS[k]
+
+
+def test_statuses_and_images(batch_results) -> None:
+    for f, r in zip(FORMULAS, batch_results):
+        assert r.status == "ok", (f, r.message)
+        assert r.image is not None and r.image.ndim == 2 and r.image.dtype == np.uint8
+        assert set(np.unique(r.image)) <= {0, 255}  # bilevel: the original's any-ink-is-black
+    by_formula = dict(zip(FORMULAS, batch_results))
+    assert "Undefined control sequence" in by_formula[r"\undefinedmacro x + 1"].message
+    assert by_formula[r"x^2 + y^2 = z^2"].message == ""
+    blank = by_formula[""].image
+    assert blank.shape == (2339, 1654) and (blank == 255).all()  # blank render: the whole A4 page
+
+
+def test_fatal_error_and_strict_mode() -> None:
+    r = render([r"\frac{a", r"\undefinedmacro", "x"], cache=False, workers=1)
+    assert r[0].status == "error" and "File ended" in r[0].message and r[0].image is None
+    assert r[1].status == "ok" and "Undefined control sequence" in r[1].message
+    assert r[2].status == "ok" and r[2].message == ""
+    strict = render([r"\undefinedmacro"], cache=False, workers=1, strict=True)
+    assert strict[0].status == "error" and strict[0].image is None
+
+
+def test_grayscale_mode_and_pdfium() -> None:
+    gray = render([r"\sum_i x_i"], cache=False, workers=1, bilevel=False)[0].image
+    assert gray is not None and len(np.unique(gray)) > 2
+    bilevel = render([r"\sum_i x_i"], cache=False, workers=1)[0].image
+    # Same ink extent: bilevel is exactly "gray < 255 -> 0".
+    assert (np.where(gray < 255, 0, 255) == bilevel).all()
+    pdfium = render([r"\sum_i x_i"], cache=False, workers=1, rasterizer="pdfium")[0].image
+    assert pdfium is not None and abs(pdfium.shape[0] - bilevel.shape[0]) <= 2
+
+
+def test_workers_do_not_change_results(batch_results) -> None:
+    more = Renderer(cache=False, workers=2, chunk_size=3).render(FORMULAS)
+    assert all(same(a, b) for a, b in zip(batch_results, more))
+
+
+def test_duplicates_and_order() -> None:
+    r = render(["x", "y", "x"], cache=False, workers=1)
+    assert same(r[0], r[2]) and not same(r[0], r[1])
+
+
+def test_signature_records_settings() -> None:
+    sig = Renderer(template="dataset", cache=False).signature().as_dict()
+    assert sig["template"].startswith("dataset@")
+    assert sig["rewrites"] == "dataset_compatible"
+    assert sig["rasterizer"] == "ghostscript" and sig["dpi"] == "200"
+    assert sig["ink"] == "any-coverage" and "TeX Live" in sig["tex"]
+
+
+def test_cli_render(tmp_path: Path) -> None:
+    from markupeval.cli import main
+
+    formulas = tmp_path / "f.lst"
+    formulas.write_text("x^2\n\\frac{a\n\\alpha\n", encoding="utf-8")
+    names = tmp_path / "names.txt"
+    names.write_text("one\ntwo.png\nthree\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["render", str(formulas), str(out), "--names", str(names), "--no-cache"]) == 0
+    rows = list(csv.DictReader(open(out / "status.csv", encoding="utf-8")))
+    assert [(r["name"], r["status"]) for r in rows] == [("one", "ok"), ("two", "error"), ("three", "ok")]
+    assert (out / "one.png").exists() and (out / "three.png").exists() and not (out / "two.png").exists()
+    # Without --names: the 0-based line number.
+    assert main(["render", str(formulas), str(tmp_path / "out2"), "--no-cache"]) == 0
+    assert (tmp_path / "out2" / "0.png").exists()
+
+
+def test_cli_bad_names(tmp_path: Path, capsys) -> None:
+    from markupeval.cli import main
+
+    formulas = tmp_path / "f.lst"
+    formulas.write_text("x\ny\n", encoding="utf-8")
+    names = tmp_path / "names.txt"
+    names.write_text("a\n", encoding="utf-8")
+    assert main(["render", str(formulas), str(tmp_path / "o"), "--names", str(names)]) == 2
+    assert "names.txt" in capsys.readouterr().err
+    names.write_text("a\na\n", encoding="utf-8")
+    assert main(["render", str(formulas), str(tmp_path / "o"), "--names", str(names)]) == 2
+    assert "names.txt:2" in capsys.readouterr().err
