@@ -233,7 +233,7 @@ def _run(
     keep_opcodes: bool,
     progress: Callable[[int], None] | None,
 ) -> list[ImagePairResult]:
-    workers = workers or os.cpu_count() or 1
+    workers = workers or _usable_cpus()
     if workers <= 1 or len(jobs) < MIN_PAIRS_FOR_POOL:
         # Serial path still reports progress in chunks, so a caller's progress bar moves.
         results: list[ImagePairResult] = []
@@ -257,6 +257,13 @@ def _run(
             if progress:
                 progress(len(chunk_results))
     return results
+
+
+def _usable_cpus() -> int:
+    # The CPUs this process may run on (a container or taskset may allow fewer than cpu_count).
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def _can_fork() -> bool:
