@@ -182,7 +182,7 @@ def compare_image_pairs(
     """:func:`compare_images` over aligned sequences, in input order, spread over processes.
 
     ``golds[i] is None``: gold render failed (excluded). ``preds[i] is None``: missing prediction.
-    ``workers=None`` uses every core; 1 runs in this process. ``progress`` is called with the
+    ``workers=None`` uses every CPU this process may use; 1 runs in this process. ``progress`` is called with the
     number of pairs finished after each chunk.
     """
     if len(golds) != len(preds):
