@@ -69,7 +69,8 @@ def main() -> int:
         out_dir = args.keep or Path(tmp)
         failed = prepare(args.n, args.shared, out_dir, args.offset)
         summary = predict(out_dir / "images", out_dir / "preds.jsonl", cache_dir=args.cache, workers=args.workers)
-    print(f"classical OCR: {summary.images} images ({failed} gold renders failed, {summary.blank} blank) "
+    print(f"classical OCR: {summary.images} images ({failed} gold renders failed, {summary.blank} blank, "
+          f"{summary.failed} recogniser errors) "
           f"in {summary.seconds:.2f} s with {args.workers} workers = {summary.per_second:.1f} formulas/s")
     cpu_rate = summary.images / (summary.cpu_seconds / args.workers)
     print(f"CPU time in the workers: {summary.cpu_seconds:.2f} s = {cpu_rate:.1f} formulas/s on {args.workers} "

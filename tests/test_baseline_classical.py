@@ -47,6 +47,10 @@ ROUND_TRIP = [
     r"\left( \begin{array} { c c } { a } & { b } \\ { c } & { d } \\ \end{array} \right)",
     r"\phi = \left( \begin{array} { c } { 0 } \\ { \phi _ { 0 } } \\ \end{array} \right)",
 ]
+# Two arrays' regions overlap here (the brackets of the second row): once crashed the layout.
+OVERLAPPING_ARRAYS = (r"\begin{array} { r c l } { \psi \circ s _ { h } : = \phi : } & { G / H } & { \longrightarrow { \bf C } ^ { n } } "
+                      r"\\ { } & { [ g ] } & { \longrightarrow \phi ( [ g ] ) = \psi ( s _ { h } ( [ g ] ) ) \equiv \psi ( g h ) } "
+                      r"\\ \end{array}")
 # Two glyphs that touch in the bilevel render (the p's tail meets the parenthesis).
 TOUCHING = r"\operatorname { e x p } ( \pi i / N ) ( p )"
 
@@ -75,7 +79,7 @@ def classifier(glyph_set):
 
 @pytest.fixture(scope="module")
 def rendered():
-    formulas = ROUND_TRIP + [TOUCHING]
+    formulas = ROUND_TRIP + [TOUCHING, OVERLAPPING_ARRAYS]
     return dict(zip(formulas, _render(formulas)))
 
 
@@ -139,6 +143,12 @@ def test_touching_glyphs_are_split(rendered, classifier):
     comps = connected_components(binarise(image))
     assert len(comps) < 14  # e x p ( \pi i(2) / N ) ( p ) = 14 parts if nothing touched
     assert _predict(image, classifier) == TOUCHING
+
+
+def test_array_rows_and_cells(rendered, classifier):
+    pred = _predict(rendered[OVERLAPPING_ARRAYS], classifier)
+    # Column alignment (r vs c) is a guess from the pixels; rows, cells and contents are not.
+    assert pred.split()[:2] == [r"\begin{array}", "{"] and pred.split()[5:] == OVERLAPPING_ARRAYS.split()[5:]
 
 
 def test_scripts_follow_size_and_position(rendered, classifier):

@@ -56,5 +56,6 @@ def _predict(args: argparse.Namespace) -> int:
     # Stdout carries results only; the summary goes to stderr.
     Console(stderr=True).print(
         f"classical: {summary.images} images in {summary.seconds:.1f} s ({summary.per_second:.1f}/s), "
-        f"{summary.blank} blank, {summary.unreadable} unreadable -> {args.out}", highlight=False)
+        f"{summary.blank} blank, {summary.unreadable} unreadable, {summary.failed} failed -> {args.out}",
+        highlight=False)
     return 0

@@ -6,7 +6,8 @@ line per image, in file-name order, which ``markupeval score`` reads directly.
 
 Policy for bad images: a file that cannot be decoded as an image gets an empty prediction and a
 warning naming it (it stays in the output, so the scorer counts it wrong rather than missing);
-the count is returned in :class:`PredictSummary`.
+so does an image the recogniser fails on (an internal error, named with the file). The counts
+are returned in :class:`PredictSummary`.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class PredictSummary:
     blank: int
     seconds: float  # wall clock, worker start-up included
     cpu_seconds: float  # CPU time the workers spent predicting (robust to a busy machine)
+    failed: int = 0  # images the recogniser raised on (a bug): empty prediction, warned
 
     @property
     def per_second(self) -> float:
@@ -77,7 +79,7 @@ def _init_worker(glyph_path: str) -> None:
 
 
 def _predict_paths(paths: list[str]) -> tuple[list[tuple[str, str, str]], float]:
-    """(prediction, status, message) per path, status "ok", "blank" or "unreadable"; CPU seconds."""
+    """(prediction, status, message) per path, status "ok", "blank", "unreadable" or "failed"; CPU seconds."""
     assert _worker_classifier is not None
     cpu = time.process_time()
     out = []
@@ -90,7 +92,11 @@ def _predict_paths(paths: list[str]) -> tuple[list[tuple[str, str, str]], float]
         if image.ndim != 2 or image.size == 0 or not (image <= 128).any():
             out.append(("", "blank", ""))
             continue
-        out.append((predict_image(image, _worker_classifier), "ok", ""))
+        try:
+            out.append((predict_image(image, _worker_classifier), "ok", ""))
+        except Exception as exc:  # noqa: BLE001 -- one image's bug must not lose the others
+            # Not silent: the image is named in a warning and counted as failed in the summary.
+            out.append(("", "failed", f"{p}: internal error {type(exc).__name__}: {exc}"))
     return out, time.process_time() - cpu
 
 
@@ -134,8 +140,9 @@ def predict(images_dir: Path, out: Path, checkpoint: Path | None = None, *, cach
             else:
                 os.environ[k] = v
     seconds = time.perf_counter() - start
-    unreadable = [(p, msg) for p, (_, status, msg) in zip(paths, results) if status == "unreadable"]
-    for _, msg in unreadable:
+    unreadable = [msg for _, status, msg in results if status == "unreadable"]
+    failed = [msg for _, status, msg in results if status == "failed"]
+    for msg in unreadable + failed:
         log.warning("%s (empty prediction written)", msg)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -144,7 +151,7 @@ def predict(images_dir: Path, out: Path, checkpoint: Path | None = None, *, cach
             fh.write(json.dumps({"image": p.name, "prediction": pred}) + "\n")
     tmp.replace(out)
     blank = sum(status == "blank" for _, status, _ in results)
-    return PredictSummary(len(paths), len(unreadable), blank, seconds, cpu_seconds)
+    return PredictSummary(len(paths), len(unreadable), blank, seconds, cpu_seconds, len(failed))
 
 
 def _collect(batches, total: int, progress: bool) -> tuple[list[tuple[str, str, str]], float]:

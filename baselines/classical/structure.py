@@ -404,6 +404,8 @@ def _arrays(items: list[Item]) -> list[Item]:
         regions.setdefault((lo, hi), []).append(o)
     for lo, hi in regions:
         region = [i for i in items if lo - 1 <= i.cx <= hi + 1 and not _is_tall_delimiter(i)]
+        if not region:  # its rows were taken by an earlier, wider array
+            continue
         box = _array(region, size)
         if box is not None:
             items = [i for i in items if not any(i is r for r in region)] + [box]
