@@ -6,8 +6,10 @@ output attribute every message to its formula and give its page. Then:
 
 * a formula whose text could change TeX's state for later formulas (``\\global``, ``\\def``,
   ``\\catcode``, ``\\input``, ``\\end{document}``, ...; see :data:`HAZARD`) never shares a run;
-* a formula with a TeX error is typeset again alone, so its image (TeX recovers from most errors
-  and the original still produced a PDF) is exactly its single-document image;
+* a formula with a TeX error that still ended cleanly keeps its page (TeX recovers from most
+  errors and the original still produced a PDF): every formula starts from the same TeX state,
+  TeX's error count is reset with every paragraph, so its recovery is the one it makes alone
+  (the tests compare such pages with single-formula runs);
 * a formula that did not end cleanly (missing end marker: a fatal error or runaway argument;
   changed group or conditional nesting; not exactly one page) makes every formula after it
   untrusted: they go into a new run;
@@ -162,7 +164,7 @@ def render_chunk(job: ChunkJob) -> list[RenderResult]:
                 if rest:
                     queue.append(rest)
                 continue
-            trusted: list[tuple[int, int]] = []  # (formula index, 0-based page)
+            trusted: list[tuple[int, int, str]] = []  # (formula index, 0-based page, TeX's errors)
             for pos, i in enumerate(indices):
                 seg = segs[pos]
                 next_page = segs[pos + 1].begin_page if pos + 1 < len(indices) else final
@@ -176,22 +178,24 @@ def render_chunk(job: ChunkJob) -> list[RenderResult]:
                     else:
                         queue.append(indices[pos:])
                     break
-                if seg.errors or not clean_end:
+                if not clean_end:
                     queue.append([i])
-                    if not clean_end:
-                        if indices[pos + 1 :]:
-                            queue.append(indices[pos + 1 :])
-                        break
+                    if indices[pos + 1 :]:
+                        queue.append(indices[pos + 1 :])
+                    break
+                message = "; ".join(seg.errors or [])
+                if message and job.strict:
+                    results[i] = RenderResult("error", None, message)
                     continue
-                trusted.append((i, seg.begin_page - 1))
+                trusted.append((i, seg.begin_page - 1, message))
             if trusted and run.pdf is None:
                 # A fatal error left no PDF: the clean formulas simply go again, without the rest.
-                queue.append([i for i, _ in trusted])
+                queue.append([i for i, _, _ in trusted])
                 continue
             if trusted:
-                images = rasterizer.rasterize(run.pdf, [p for _, p in trusted])
-                for (i, _), page in zip(trusted, images):
-                    results[i] = _finish(page.image, page.too_large, "", job)
+                images = rasterizer.rasterize(run.pdf, [p for _, p, _ in trusted])
+                for (i, _, message), page in zip(trusted, images):
+                    results[i] = _finish(page.image, page.too_large, message, job)
     assert all(r is not None for r in results)
     return results  # type: ignore[return-value]
 

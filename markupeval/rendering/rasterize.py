@@ -78,6 +78,17 @@ class Rasterizer(ABC):
         return self.name
 
 
+@dataclass(frozen=True)
+class _Blank:
+    """A blank page's image, made only when needed (a whole white A4 page is 3.9 MB)."""
+
+    width: int
+    height: int
+
+    def __call__(self) -> PageImage:
+        return PageImage(np.full((self.height, self.width), 255, np.uint8))
+
+
 class PdfiumRasterizer(Rasterizer):
     """In-process rasterising with PDFium (pypdfium2), only the region that holds ink.
 
@@ -118,10 +129,10 @@ class PdfiumRasterizer(Rasterizer):
         wpx, hpx = page_pixels(width_pt, height_pt, self.dpi)
         if wpx * hpx > self.max_pixels:
             return PageImage(None, f"page of {wpx}x{hpx} px exceeds {self.max_pixels} px")
-        blank = PageImage(np.full((hpx, wpx), 255, np.uint8))
+        blank = _Blank(wpx, hpx)
         box = _object_bounds(page)
         if box is None:
-            return blank
+            return blank()
         left, bottom, right, top = box
         # PDF y grows upwards; device rows grow downwards from the canvas top, and the canvas'
         # extra fraction of a row lies at the top (Ghostscript puts the PDF origin at the bottom).
@@ -131,7 +142,7 @@ class PdfiumRasterizer(Rasterizer):
         y1 = min(hpx, math.ceil(hpx - bottom * s) + MARGIN)
         while True:
             if x1 <= x0 or y1 <= y0:
-                return blank
+                return blank()
             region = self._render(page, s, height_pt, hpx, x0, y0, x1 - x0, y1 - y0)
             # Grow the region while ink touches a side that is not the canvas edge: the object
             # bounds are a hint, the pixels are the truth.
@@ -148,7 +159,7 @@ class PdfiumRasterizer(Rasterizer):
                 break
         cropped = crop_to_ink(region)
         if cropped is region and not (region < 255).any():
-            return blank
+            return blank()
         return PageImage(np.ascontiguousarray(cropped))
 
     def _render(self, page, s: float, height_pt: float, hpx: int, x0: int, y0: int, w: int, h: int) -> np.ndarray:
@@ -181,12 +192,28 @@ class PdfiumRasterizer(Rasterizer):
 
 
 def _object_bounds(page) -> tuple[float, float, float, float] | None:
-    """Union of the page objects' bounds in PDF points (left, bottom, right, top), or None."""
-    boxes = [obj.get_bounds() for obj in page.get_objects(max_depth=1)]
-    if not boxes:
+    """Union of the page objects' bounds in PDF points (left, bottom, right, top), or None.
+
+    Raw PDFium calls: the object wrappers cost more than the bounds themselves.
+    """
+    import pypdfium2.raw as raw
+
+    handle = page.raw
+    n = raw.FPDFPage_CountObjects(handle)
+    if n <= 0:
         return None
-    arr = np.asarray(boxes, dtype=np.float64)
-    return float(arr[:, 0].min()), float(arr[:, 1].min()), float(arr[:, 2].max()), float(arr[:, 3].max())
+    l, b, r, t = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
+    left = bottom = math.inf
+    right = top = -math.inf
+    for k in range(n):
+        obj = raw.FPDFPage_GetObject(handle, k)
+        if not raw.FPDFPageObj_GetBounds(obj, ctypes.byref(l), ctypes.byref(b), ctypes.byref(r), ctypes.byref(t)):
+            continue
+        left, bottom = min(left, l.value), min(bottom, b.value)
+        right, top = max(right, r.value), max(top, t.value)
+    if left > right:
+        return None
+    return left, bottom, right, top
 
 
 class GhostscriptRasterizer(Rasterizer):
