@@ -18,9 +18,9 @@ def shared_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def build_formula_dataset(tmp_path_factory):
-    """Factory ``(name, formulas, n_train) -> Path``: a dataset directory built from ``formulas`` by
-    the real pipeline (pdflatex render, preprocessing, lists, vocabulary). The first ``n_train``
-    formulas are the train split and, under other image names, the test split; the rest validate."""
+    """Factory ``(name, formulas) -> Path``: a dataset directory built from ``formulas`` by the real
+    pipeline (pdflatex render, preprocessing, lists, vocabulary). Train, validation and test hold
+    the same formulas under different image names: what a test that overfits needs."""
     import shutil
 
     if shutil.which("pdflatex") is None:
@@ -30,13 +30,24 @@ def build_formula_dataset(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("formula-datasets")
 
-    def make(name: str, formulas: list[str], n_train: int) -> Path:
-        splits = {"train": [ListEntry(f"train{i:03d}", i) for i in range(n_train)],
-                  "validate": [ListEntry(f"val{i:03d}", i) for i in range(n_train, len(formulas))],
-                  "test": [ListEntry(f"test{i:03d}", i) for i in range(n_train)]}
+    def make(name: str, formulas: list[str]) -> Path:
+        splits = {split: [ListEntry(f"{split}{i:03d}", i) for i in range(len(formulas))]
+                  for split in ("train", "validate", "test")}
         out = root / name
         build(BuildInputs(formulas, formulas, splits, source="normalized"), out,
               BuildConfig(render_options={"cache": False}))
         return out
 
     return make
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Run torch on one CPU thread: on a machine whose cores are busy, small ops with two OpenMP
+    threads wait on each other and run many times slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

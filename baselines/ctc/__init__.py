@@ -1,0 +1,1 @@
+"""CRNN + CTC baseline (the paper's CTC row): ``config`` (no torch), ``model``, ``decode``, ``cli``."""

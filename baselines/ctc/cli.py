@@ -1,0 +1,60 @@
+"""``markupeval baseline train ctc`` and ``markupeval baseline predict ctc`` (torch imported on use)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from baselines.common.config import TrainConfig, add_predict_arguments, add_train_arguments
+from baselines.ctc.config import build_config
+
+DEFAULT_CHECKPOINT = "runs/ctc/best.pt"
+
+
+def register(train: Any, predict: Any) -> None:
+    p = train.add_parser("ctc", help="train the CRNN + CTC baseline (the paper's CTC row)",
+                         description="Train a CRNN (CNN + 2-layer BiLSTM + CTC) with the same data path, loop "
+                                     "and recipe flags as IM2TEX.")
+    add_train_arguments(p, TrainConfig())
+    p.set_defaults(func=_train)
+    q = predict.add_parser("ctc", help="decode images with a trained CTC checkpoint (greedy or prefix beam)")
+    add_predict_arguments(q, DEFAULT_CHECKPOINT)
+    q.set_defaults(func=_predict)
+
+
+def spec() -> Any:
+    """The BaselineSpec of the CTC model (imports torch)."""
+    import numpy as np
+
+    from baselines.common.commands import BaselineSpec, DecodeOut
+    from baselines.ctc.config import CTCConfig
+    from baselines.ctc.decode import greedy, prefix_beam
+    from baselines.ctc.model import CRNN
+
+    def run_decode(model: CRNN, images: Any, beam: int, max_len: int | None) -> DecodeOut:
+        logp = model(images).float().cpu().numpy()
+        ids = [greedy(lp) if beam <= 1 else prefix_beam(lp, beam) for lp in logp]
+        # The score reported is the best path's log-probability (an approximation for beams).
+        scores = [float(np.max(lp, axis=-1).sum()) for lp in logp]
+        return DecodeOut(ids, scores)
+
+    return BaselineSpec(
+        kind="ctc", config_cls=CTCConfig, model_cls=CRNN,
+        make_config=lambda args, vocab_size: build_config(args.size, vocab_size=vocab_size),
+        describe=lambda cfg: f"CTC (CRNN, CNN {cfg.cnn_channels[-1]}, BiLSTM {cfg.lstm_layers}x{cfg.lstm_hidden})",
+        default_batch_size=lambda cfg: 20,
+        default_lr=lambda cfg, args: 1e-3 if args.optimizer == "adam" else 0.1,
+        decode=run_decode, gold_logprob=lambda model, batch: model.sequence_logprob(batch))
+
+
+def _train(args: argparse.Namespace) -> int:
+    from baselines.common.commands import run_train
+
+    args.out = args.out or "runs/ctc"
+    return run_train(args, spec())
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from baselines.common.commands import run_predict
+
+    return run_predict(args, spec())
