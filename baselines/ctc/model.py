@@ -55,7 +55,7 @@ class CRNN(nn.Module):
         ph, pw = (-h) % 16 + max(0, 16 - h), (-w) % 4
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), value=255.0)
-        x = (255.0 - x) / 255.0  # EXPERIMENT
+        x = (255.0 - x) / 255.0  # ink -> 1, paper -> 0: the mostly-white background feeds zeros
         f = self.cnn(x).amax(dim=2).transpose(1, 2)                 # (B, W/4, C): collapse height
         seq, _ = self.rnn(f)                                          # (B, W/4, 2*hidden)
         b, t, _ = seq.shape

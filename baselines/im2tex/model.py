@@ -210,7 +210,7 @@ class Im2Tex(nn.Module):
         ph, pw = (-h) % 8 + max(0, 8 - h), (-w) % 8 + max(0, 8 - w)
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), value=255.0)
-        x = (255.0 - x) / 255.0  # EXPERIMENT
+        x = (255.0 - x) / 255.0  # ink -> 1, paper -> 0: the mostly-white background feeds zeros
         feats = self.cnn(x)                                                    # (B, C, H', W')
         coarse = coarse_proj = None
         if self.cfg.hierarchical:
