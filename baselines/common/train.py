@@ -151,6 +151,9 @@ def fit(
                     break
                 if cfg.checkpoint_every and state["steps"] % cfg.checkpoint_every == 0:
                     checkpoint.save(last, payload())
+                    # A log line too: the progress bar shows nothing when output goes to a file.
+                    log.info("step %d (epoch %d): train ppl %.3f, %.1f img/s", state["steps"], epoch + 1,
+                             math.exp(min(nll_sum / max(tok_sum, 1), 50)), img_sum / dt)
             dt = max(time.monotonic() - t0, 1e-9)
             val_ppl = evaluate_perplexity(model, val_set, cfg.batch_size, device, cfg.bf16)
             record = {"epoch": epoch + 1, "steps": state["steps"], "complete": not out_of_time,
