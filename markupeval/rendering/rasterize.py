@@ -92,11 +92,13 @@ class _Blank:
 class PdfiumRasterizer(Rasterizer):
     """In-process rasterising with PDFium (pypdfium2), only the region that holds ink.
 
-    ``supersample = 1`` renders with PDFium's anti-aliasing (exact area coverage) and then
-    quantises coverage to ``alpha_bits`` bits, as Ghostscript's ``-dTextAlphaBits=4
-    -dGraphicsAlphaBits=4`` does: a pixel with less than half a level of coverage (under 1/32 for
-    4 bits) stays white. Without that step, "any coverage -> black" turns PDFium's faint edge
-    coverage into an extra row or column of ink that Ghostscript never paints.
+    ``supersample = 1`` renders with PDFium's anti-aliasing (exact area coverage) and turns pixels
+    with less than ``min_coverage`` (out of 255) of ink white. Ghostscript's 4-bit alpha never paints
+    PDFium's faint edge coverage, and "any coverage -> black" would turn it into an extra row or
+    column of ink. The threshold 32 (1/8 coverage) was the best of 0-64 on the first 600 sample
+    formulas and held on the other 600 (86.6 % / 85.8 % image Match against the original images);
+    with the dataset template it reaches 87.6 % on all 1,200, Ghostscript 95.1 %, and
+    ``min_coverage = 1`` (every touched pixel, ``pdfium-raw``) 58.1 %.
     ``supersample = k > 1`` instead renders without anti-aliasing at k times the resolution and
     marks a pixel as ink when any of its k x k samples is ink (a literal model of 4 x 4
     oversampling; measured to be further from Ghostscript, because PDFium's monochrome glyphs are
@@ -104,15 +106,15 @@ class PdfiumRasterizer(Rasterizer):
     """
 
     def __init__(
-        self, dpi: int = 200, supersample: int = 1, alpha_bits: int = 4, max_pixels: int = 40_000_000
+        self, dpi: int = 200, supersample: int = 1, min_coverage: int = 32, max_pixels: int = 40_000_000
     ) -> None:
         super().__init__(dpi, max_pixels)
         self.supersample = supersample
-        self.alpha_bits = alpha_bits
+        self.min_coverage = min_coverage
         if supersample > 1:
             self.name = f"pdfium-ss{supersample}"
         else:
-            self.name = "pdfium" if alpha_bits == 4 else f"pdfium-a{alpha_bits}"
+            self.name = "pdfium" if min_coverage == 32 else ("pdfium-raw" if min_coverage <= 1 else f"pdfium-c{min_coverage}")
 
     def rasterize(self, pdf: Path, pages: Sequence[int]) -> list[PageImage]:
         import pypdfium2 as pdfium
@@ -182,11 +184,10 @@ class PdfiumRasterizer(Rasterizer):
         if arr.ndim == 3:
             arr = arr[..., 0]
         if k == 1:
-            if self.alpha_bits >= 8:
-                return arr.copy()
-            step = 255 // ((1 << self.alpha_bits) - 1)  # 17 for 4 bits: 16 levels like Ghostscript
-            levels = np.rint((255 - arr.astype(np.int16)) / step).astype(np.int16)
-            return (255 - levels * step).astype(np.uint8)
+            out = arr.copy()
+            if self.min_coverage > 1:
+                out[out > 255 - self.min_coverage] = 255
+            return out
         ink = (arr < 255).reshape(h, k, w, k).any(axis=(1, 3))
         return np.where(ink, 0, 255).astype(np.uint8)
 
@@ -333,7 +334,7 @@ def _read_pgm(path: Path) -> np.ndarray:
         return np.asarray(im.convert("L"))
 
 
-RASTERIZERS = ("ghostscript", "ghostscript-fullpage", "pdfium", "pdfium-a8", "pdfium-ss4")
+RASTERIZERS = ("ghostscript", "ghostscript-fullpage", "pdfium", "pdfium-raw", "pdfium-ss4")
 
 
 def make_rasterizer(name: str, dpi: int = 200) -> Rasterizer:
@@ -341,8 +342,10 @@ def make_rasterizer(name: str, dpi: int = 200) -> Rasterizer:
         return PdfiumRasterizer(dpi)
     if name.startswith("pdfium-ss"):
         return PdfiumRasterizer(dpi, supersample=int(name.removeprefix("pdfium-ss")))
-    if name.startswith("pdfium-a"):
-        return PdfiumRasterizer(dpi, alpha_bits=int(name.removeprefix("pdfium-a")))
+    if name == "pdfium-raw":
+        return PdfiumRasterizer(dpi, min_coverage=1)
+    if name.startswith("pdfium-c"):
+        return PdfiumRasterizer(dpi, min_coverage=int(name.removeprefix("pdfium-c")))
     if name == "ghostscript":
         return GhostscriptRasterizer(dpi)
     if name == "ghostscript-fullpage":
