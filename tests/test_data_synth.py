@@ -54,6 +54,14 @@ def test_generator_is_well_formed_novel_and_deterministic() -> None:
         for i, t in enumerate(toks):
             if t in ("^", "_", "\\frac"):
                 assert toks[i + 1] == "{", f
+    # No nucleus gets two superscripts or two subscripts (TeX's "Double superscript" error).
+    from markupeval.data.synth import _Tracker
+
+    for f in a:
+        tr = _Tracker()
+        for t in f.split():
+            assert t not in tr.scripts, f
+            tr.step(t)
     vocab = {t for f in real for t in f.split()}
     assert all(t in vocab for f in a for t in f.split())  # learned tokens only
 
