@@ -47,7 +47,7 @@ MARKER = r"\rule[-8pt]{3pt}{8pt}"
 KINDS = ("sym", "upright", "accent", "bigop", "delim")
 
 # Glyphs with several spellings (\le / \leq, \to / \rightarrow, | / \vert / \mid, \perp / \bot)
-# are listed once, under the spelling the gold uses most.
+# are listed once, under the spelling the training and validation gold use most.
 GREEK_AND_SYMBOLS = r"""
 \alpha \beta \gamma \delta \epsilon \varepsilon \zeta \eta \theta \vartheta \iota \kappa \lambda
 \mu \nu \xi \pi \varpi \rho \varrho \sigma \varsigma \tau \upsilon \phi \varphi \chi \psi \omega
