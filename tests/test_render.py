@@ -152,3 +152,12 @@ def test_cli_bad_names(tmp_path: Path, capsys) -> None:
     names.write_text("a\na\n", encoding="utf-8")
     assert main(["render", str(formulas), str(tmp_path / "o"), "--names", str(names)]) == 2
     assert "names.txt:2" in capsys.readouterr().err
+
+
+def test_ghostscript_failure_is_per_page(tmp_path: Path) -> None:
+    from markupeval.rendering.rasterize import GhostscriptRasterizer
+
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"%PDF-1.5\nnot really a pdf\n")
+    out = GhostscriptRasterizer()._gs_pages(bad, [0, 1], tmp_path, False)
+    assert len(out) == 2 and all(isinstance(x, str) and "Ghostscript" in x for x in out)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from markupeval.rendering.rasterize import make_rasterizer
+from markupeval.rendering.rasterize import PageImage, make_rasterizer
 from markupeval.rendering.result import RenderResult
 from markupeval.rendering.sandbox import Limits, TexRun, run_pdflatex
 from markupeval.rendering.templates import load_template
@@ -195,7 +195,7 @@ def render_chunk(job: ChunkJob) -> list[RenderResult]:
             if trusted:
                 images = rasterizer.rasterize(run.pdf, [p for _, p, _ in trusted])
                 for (i, _, message), page in zip(trusted, images):
-                    results[i] = _finish(page.image, page.too_large, message, job)
+                    results[i] = _finish(page, message, job)
     assert all(r is not None for r in results)
     return results  # type: ignore[return-value]
 
@@ -228,12 +228,15 @@ def _alone(job: ChunkJob, run: TexRun, seg: _Segment, rasterizer) -> RenderResul
     if message and job.strict:
         return RenderResult("error", None, message)
     page = rasterizer.rasterize(run.pdf, [0])[0]
-    return _finish(page.image, page.too_large, message, job)
+    return _finish(page, message, job)
 
 
-def _finish(image: np.ndarray | None, too_large: str, message: str, job: ChunkJob) -> RenderResult:
+def _finish(page: PageImage, message: str, job: ChunkJob) -> RenderResult:
+    image = page.image
     if image is None:
-        return RenderResult("too_large", None, too_large)
+        if page.error:
+            return RenderResult("error", None, page.error)
+        return RenderResult("too_large", None, page.too_large)
     if job.bilevel:
         # The original's quirk: ImageMagick wrote ink as alpha and convert('L') dropped it, so
         # every pixel with any coverage became black.

@@ -41,8 +41,9 @@ class PageTooLarge(Exception):
 
 @dataclass(frozen=True)
 class PageImage:
-    image: np.ndarray | None  # cropped grayscale, or None when the page was too large
-    too_large: str = ""  # reason when image is None
+    image: np.ndarray | None  # cropped grayscale, or None when the page could not be rasterised
+    too_large: str = ""  # reason when the page was too large
+    error: str = ""  # reason when the rasteriser failed on this page
 
 
 def crop_to_ink(gray: np.ndarray) -> np.ndarray:
@@ -270,21 +271,39 @@ class GhostscriptRasterizer(Rasterizer):
                 cropped = Path(tmp) / "cropped.pdf"
                 if self.crop and todo:
                     doc.save(str(cropped))
-                images = self._gs(cropped if self.crop else pdf, [i for _, i, _ in todo], Path(tmp), self.crop)
+                images = self._gs_pages(cropped if self.crop else pdf, [i for _, i, _ in todo], Path(tmp), self.crop)
                 again: list[tuple[int, int]] = []
                 for (slot, index, box), image in zip(todo, images):
-                    if box is not None and _ink_on_border(image, box):  # type: ignore[arg-type]
+                    if isinstance(image, str):
+                        out[slot] = PageImage(None, error=image)
+                    elif box is not None and _ink_on_border(image, box):  # type: ignore[arg-type]
                         again.append((slot, index))
-                        continue
-                    out[slot] = PageImage(np.ascontiguousarray(crop_to_ink(image)))
-                if again:
-                    full = self._gs(pdf, [i for _, i in again], Path(tmp), False)
-                    for (slot, _), image in zip(again, full):
+                    else:
                         out[slot] = PageImage(np.ascontiguousarray(crop_to_ink(image)))
+                if again:
+                    full = self._gs_pages(pdf, [i for _, i in again], Path(tmp), False)
+                    for (slot, _), image in zip(again, full):
+                        out[slot] = (PageImage(None, error=image) if isinstance(image, str)
+                                     else PageImage(np.ascontiguousarray(crop_to_ink(image))))
         finally:
             doc.close()
         assert all(p is not None for p in out)
         return out  # type: ignore[return-value]
+
+    def _gs_pages(self, pdf: Path, pages: list[int], tmp: Path, use_cropbox: bool) -> list[np.ndarray | str]:
+        """Images of the pages; when the batched call fails, page by page, a failed page as its reason."""
+        try:
+            return list(self._gs(pdf, pages, tmp, use_cropbox))
+        except _GhostscriptFailed as exc:
+            if len(pages) == 1:
+                return [str(exc)]
+        out: list[np.ndarray | str] = []
+        for page in pages:
+            try:
+                out.extend(self._gs(pdf, [page], tmp, use_cropbox))
+            except _GhostscriptFailed as exc:
+                out.append(str(exc))
+        return out
 
     def _gs(self, pdf: Path, pages: list[int], tmp: Path, use_cropbox: bool) -> list[np.ndarray]:
         if not pages:
@@ -301,16 +320,25 @@ class GhostscriptRasterizer(Rasterizer):
         if use_cropbox:
             cmd.append("-dUseCropBox")
         cmd.append(str(pdf))
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60 + 5 * len(pages))
+        for stale in tmp.glob(f"{prefix}*.pgm"):
+            stale.unlink()
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30 + 2 * len(pages))
+        except subprocess.TimeoutExpired:
+            raise _GhostscriptFailed(f"Ghostscript timed out on {len(pages)} page(s)") from None
         if proc.returncode != 0:
-            raise RenderEnvironmentError(f"Ghostscript failed on {pdf}: {proc.stderr.strip()[:500]}")
+            raise _GhostscriptFailed(f"Ghostscript failed: {(proc.stderr or proc.stdout).strip()[:300]}")
         files = sorted(tmp.glob(f"{prefix}*.pgm"))
         if len(files) != len(pages):
-            raise RenderEnvironmentError(f"Ghostscript wrote {len(files)} pages, expected {len(pages)}")
+            raise _GhostscriptFailed(f"Ghostscript wrote {len(files)} pages, expected {len(pages)}")
         images = [_read_pgm(f) for f in files]
         for f in files:
             f.unlink()
         return images
+
+
+class _GhostscriptFailed(Exception):
+    """Ghostscript failed on these pages (the page's fault, not the installation's)."""
 
 
 def _ink_on_border(image: np.ndarray, box: tuple[int, int, int, int, int, int]) -> bool:

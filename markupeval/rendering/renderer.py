@@ -173,16 +173,20 @@ class Renderer:
             ChunkJob(tuple(formulas[i] for i in c), s.template, s.rasterizer, s.dpi, self.limits, s.bilevel, s.strict)
             for c in chunks
         ]
-        with _Progress(self.progress, len(formulas)) as bar:
-            if self.workers == 1 or len(jobs) == 1:
-                outputs: Iterator[list[RenderResult]] = map(render_chunk, jobs)
-                for chunk, out in zip(chunks, outputs):
+        if self.workers == 1 or len(jobs) == 1:
+            with _Progress(self.progress, len(formulas)) as bar:
+                for chunk, job in zip(chunks, jobs):
+                    out = render_chunk(job)
                     bar.advance(len(chunk))
                     for i, r in zip(chunk, out):
                         yield ids[i], r
-                return
-            with ProcessPoolExecutor(max_workers=min(self.workers, len(jobs))) as pool:
-                for chunk, out in zip(chunks, pool.map(render_chunk, jobs)):
+            return
+        with ProcessPoolExecutor(max_workers=min(self.workers, len(jobs))) as pool:
+            # Submitting first starts (forks) the workers before the progress bar's refresh thread
+            # exists: forking a process that runs threads can deadlock the child.
+            outputs = pool.map(render_chunk, jobs)
+            with _Progress(self.progress, len(formulas)) as bar:
+                for chunk, out in zip(chunks, outputs):
                     bar.advance(len(chunk))
                     for i, r in zip(chunk, out):
                         yield ids[i], r
