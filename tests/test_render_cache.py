@@ -96,8 +96,10 @@ def test_roundtrip_gray_bilevel_and_none(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     gray = rng.integers(0, 256, (7, 13), dtype=np.uint8)
     bilevel = np.where(rng.random((5, 9)) < 0.5, 0, 255).astype(np.uint8)
-    for k, result in enumerate([RenderResult("ok", gray, "ünïcode"), RenderResult("ok", bilevel),
-                                RenderResult("error", None, "! Undefined control sequence.")]):
+    white = np.full((6, 4), 255, np.uint8)
+    cases = [RenderResult("ok", gray, "ünïcode"), RenderResult("ok", bilevel), RenderResult("ok", white),
+             RenderResult("error", None, "! Undefined control sequence.")]
+    for k, result in enumerate(cases):
         key = f"{k:02d}" * 32
         cache.put(key, result)
         assert _same(cache.get(key), result)

@@ -29,7 +29,7 @@ log = logging.getLogger("markupeval")
 
 FORMAT = b"MEC1"
 _HEADER = struct.Struct("<4sBBIIIII")  # magic, status, kind, height, width, msg len, payload len, crc
-_KIND_NONE, _KIND_BITS, _KIND_GRAY = 0, 1, 2
+_KIND_NONE, _KIND_BITS, _KIND_GRAY, _KIND_WHITE = 0, 1, 2, 3
 
 
 def default_cache_dir() -> Path:
@@ -94,6 +94,8 @@ def _encode(result: RenderResult) -> bytes:
     image = result.image
     if image is None:
         kind, h, w, payload = _KIND_NONE, 0, 0, b""
+    elif (image == 255).all():
+        kind, (h, w), payload = _KIND_WHITE, image.shape, b""  # a blank render: the whole page
     elif np.isin(image, (0, 255)).all():
         kind, (h, w) = _KIND_BITS, image.shape
         payload = zlib.compress(np.packbits(image == 0).tobytes(), 6)
@@ -118,8 +120,13 @@ def _decode(data: bytes) -> RenderResult:
     if kind == _KIND_NONE:
         image = None
     elif kind == _KIND_BITS:
-        bits = np.unpackbits(np.frombuffer(zlib.decompress(payload), np.uint8), count=h * w)
-        image = np.where(bits.reshape(h, w), 0, 255).astype(np.uint8)
+        pixels = np.unpackbits(np.frombuffer(zlib.decompress(payload), np.uint8), count=h * w)
+        # In place, uint8 throughout: ink bit 1 -> 0, blank bit 0 -> 255.
+        np.subtract(1, pixels, out=pixels)
+        pixels *= 255
+        image = pixels.reshape(h, w)
+    elif kind == _KIND_WHITE:
+        image = np.full((h, w), 255, np.uint8)
     elif kind == _KIND_GRAY:
         image = np.frombuffer(zlib.decompress(payload), np.uint8, count=h * w).reshape(h, w).copy()
     else:
