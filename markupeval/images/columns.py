@@ -101,31 +101,49 @@ def column_alphabet(gold_ink: np.ndarray, pred_ink: np.ndarray) -> ColumnAlphabe
     )
 
 
+#: Rows of the distance matrix computed per block; larger alphabets skip the upper triangle.
+_BLOCK = 128
+
+
 def near_sets(words: np.ndarray, tolerance: int = PIXEL_TOLERANCE) -> list[int]:
-    """For each distinct column (packed into 64-bit ``words``), the set of columns differing from it
-    in fewer than ``tolerance`` pixels, as a Python int bitset (bit ``j`` set = column ``j`` near)."""
+    """For each distinct column (packed into 64-bit ``words``), the columns *before it or in its
+    block* that differ from it in fewer than ``tolerance`` pixels, as a Python int bitset (bit
+    ``j`` set = column ``j`` is near). The greedy clustering only ever asks about earlier columns,
+    so for alphabets of more than two blocks the upper triangle is not computed at all."""
     n = len(words)
     if n == 0:
         return []
-    if _HAS_POPCOUNT:
-        # XOR + popcount per 64-bit word, accumulated word by word: a 2-D array per word is much
-        # faster than one 3-D array reduced over its short last axis. Counts reach 64 per word,
-        # so more than three words need a wider accumulator.
-        dtype = np.uint8 if words.shape[1] <= 3 else np.uint16
-        hamming = np.zeros((n, n), dtype=dtype)
-        for j in range(words.shape[1]):
-            column = np.ascontiguousarray(words[:, j])
-            hamming += np.bitwise_count(column[:, None] ^ column[None, :])
-    else:
-        # numpy < 2 has no popcount ufunc: |a xor b| = |a| + |b| - 2 a.b, exact in float32 for
-        # these counts (BLAS threads make it costlier in CPU time, hence not the default).
-        bits = np.unpackbits(words.view(np.uint8), axis=1).astype(np.float32)
-        counts = bits.sum(axis=1)
-        hamming = counts[:, None] + counts[None, :] - 2.0 * (bits @ bits.T)
-    near = np.packbits(hamming < tolerance, axis=1, bitorder="little")
-    stride = near.shape[1]
-    raw = near.tobytes()
-    return [int.from_bytes(raw[i * stride : (i + 1) * stride], "little") for i in range(n)]
+    if not _HAS_POPCOUNT:
+        return _rows_to_ints(_near_matrix_matmul(words, tolerance))
+    # XOR + popcount per 64-bit word, accumulated word by word: a 2-D array per word is much
+    # faster than one 3-D array reduced over its short last axis. Counts reach 64 per word,
+    # so more than three words need a wider accumulator.
+    columns = [np.ascontiguousarray(words[:, j]) for j in range(words.shape[1])]
+    dtype = np.uint8 if len(columns) <= 3 else np.uint16
+    block = n if n <= 2 * _BLOCK else _BLOCK
+    out: list[int] = []
+    for r0 in range(0, n, block):
+        r1 = min(n, r0 + block)
+        hamming = np.zeros((r1 - r0, r1), dtype=dtype)
+        for column in columns:
+            hamming += np.bitwise_count(column[r0:r1, None] ^ column[None, :r1])
+        out.extend(_rows_to_ints(hamming < tolerance))
+    return out
+
+
+def _near_matrix_matmul(words: np.ndarray, tolerance: int) -> np.ndarray:
+    # numpy < 2 has no popcount ufunc: |a xor b| = |a| + |b| - 2 a.b, exact in float32 for
+    # these counts (BLAS threads make it costlier in CPU time, hence not the default).
+    bits = np.unpackbits(words.view(np.uint8), axis=1).astype(np.float32)
+    counts = bits.sum(axis=1)
+    return counts[:, None] + counts[None, :] - 2.0 * (bits @ bits.T) < tolerance
+
+
+def _rows_to_ints(near: np.ndarray) -> list[int]:
+    packed = np.packbits(near, axis=1, bitorder="little")
+    stride = packed.shape[1]
+    raw = packed.tobytes()
+    return [int.from_bytes(raw[i : i + stride], "little") for i in range(0, len(raw), stride)]
 
 
 def greedy_clusters(near: list[int], skip: int | None = None) -> np.ndarray:
