@@ -17,14 +17,15 @@ from typing import Any, Callable
 
 import torch
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from baselines.common import checkpoint
 from baselines.common.config import train_config_from_args
 from baselines.common.data import ImageSet, bucket_batches, loader, training_vocabulary
-from markupeval.data import Im2LatexDataset, Vocabulary, read_formulas
 from baselines.common.device import autocast, seed_everything, select_device
 from baselines.common.train import fit
+from markupeval.data import Im2LatexDataset, Vocabulary, read_formulas
 from markupeval.errors import InputError
 
 log = logging.getLogger("markupeval")
@@ -132,8 +133,6 @@ def predict(model: torch.nn.Module, spec: BaselineSpec, data: ImageSet, beam: in
             device: torch.device, bf16: bool = True, gold_scores: bool = False,
             max_len: int | None = None) -> tuple[dict[str, Prediction], dict[str, float]]:
     """Decode every image; returns predictions by image name and the summed decoder counters."""
-    from rich.progress import Progress
-
     preds: dict[str, Prediction] = {}
     stats: Counter[str] = Counter()
     batches = bucket_batches(data.sizes, batch_size, shuffle=False)

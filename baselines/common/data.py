@@ -8,6 +8,7 @@ and reads a plain directory of images for prediction.
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from markupeval.data import Im2LatexDataset, Vocabulary, build_vocabulary, read_formulas
+from markupeval.data import Im2LatexDataset, Vocabulary, build_vocabulary
 from markupeval.errors import InputError
 
 log = logging.getLogger("markupeval")
@@ -53,8 +54,6 @@ def bucket_batches(sizes: Sequence[tuple[int, ...]], batch_size: int, shuffle: b
     Same order as ``Im2LatexDataset.bucket_batches``: sizes sorted, shuffled inside each bucket and
     then across batches by ``random.Random(seed)``, so an epoch's order depends on (seed, epoch) only.
     """
-    import random
-
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, size in enumerate(sizes):
         groups.setdefault(tuple(size), []).append(i)
@@ -156,7 +155,3 @@ def training_vocabulary(ds: Im2LatexDataset, formulas: Sequence[str] | None) -> 
     if formulas is None:
         return ds.vocab
     return Vocabulary(build_vocabulary(formulas[ds.formula_index(it.name)] for it in ds.items))
-
-
-__all__ = ["Batch", "ImageSet", "Vocabulary", "bucket_batches", "collate", "load_image", "loader",
-           "read_formulas", "training_vocabulary"]
