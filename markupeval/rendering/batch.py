@@ -171,6 +171,8 @@ def render_chunk(job: ChunkJob) -> list[RenderResult]:
                 continue
             if run.killed:
                 k = run.running if run.running is not None else 0
+                log.debug("render: run of %d killed (%s) at formula %d; the others go again", len(indices),
+                          run.killed, k)
                 results[indices[k]] = _killed(run, job)
                 rest = indices[:k] + indices[k + 1 :]
                 if rest:
@@ -191,6 +193,9 @@ def render_chunk(job: ChunkJob) -> list[RenderResult]:
                         queue.append(indices[pos:])
                     break
                 if not clean_end:
+                    log.debug("render: formula %d of a run of %d ended uncleanly (levels %s, pages %s); "
+                              "it goes alone, the %d after it again", pos, len(indices), seg.end_levels, pages,
+                              len(indices) - pos - 1)
                     queue.append([i])
                     if indices[pos + 1 :]:
                         queue.append(indices[pos + 1 :])

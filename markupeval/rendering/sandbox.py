@@ -14,7 +14,6 @@ formula alone, and the formula that was running when the clock ran out is known.
 
 from __future__ import annotations
 
-import logging
 import os
 import resource
 import selectors
@@ -27,7 +26,6 @@ from pathlib import Path
 
 from markupeval.errors import RenderEnvironmentError
 
-log = logging.getLogger("markupeval")
 
 JOB = "batch"
 
