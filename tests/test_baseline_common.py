@@ -109,3 +109,22 @@ def test_resumed_cpu_training_is_bit_identical_to_an_uninterrupted_run(build_for
         assert torch.equal(a["model"][k], b["model"][k]), k
     history = [json.loads(x) for x in (tmp_path / "split" / "history.jsonl").read_text().splitlines()]
     assert [h["epoch"] for h in history] == [1, 2]
+
+
+@pytest.mark.slow
+def test_tokenized_training_formulas_replace_the_normalized_ones(build_formula_dataset, tmp_path):
+    """IM2TEX-TOK trains on another formula file with the same line indices; its vocabulary is
+    then that file's training tokens seen more than once."""
+    from markupeval.data import Im2LatexDataset
+    from baselines.common.data import training_vocabulary
+
+    data = build_formula_dataset("tok", ["x ^ { 2 }", "x ^ { 3 }", "y"])
+    tok = tmp_path / "formulas.tok.lst"
+    tok.write_text("x^{2}\nx^{3}\ny\n")
+    ds = Im2LatexDataset(data, "train")
+    formulas = tok.read_text().split("\n")
+    vocab = training_vocabulary(ds, formulas)
+    assert vocab.tokens == []  # every tokenized formula is one token seen once
+    items = ImageSet.from_dataset(ds, vocab, formulas)
+    assert items.tokens == [("x^{2}",), ("x^{3}",), ("y",)]
+    assert training_vocabulary(ds, None).tokens == ["^", "x", "{", "}"]  # the dataset's: seen twice or more

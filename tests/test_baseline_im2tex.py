@@ -189,12 +189,14 @@ ATOMS = ["a", "b", "c", "x", "y", "n", "1", "2", "3", "\\alpha", "\\beta", "\\pi
 
 
 def structured_formulas(n: int, seed: int) -> list[str]:
-    """Short formulas with superscripts, subscripts and fractions."""
+    """Short formulas with superscripts and subscripts. All fit one image bucket: with two buckets
+    of unequal size, batch-norm running statistics drift towards the last batches' bucket and a
+    model overfitted this hard decodes the other bucket's images slightly worse in eval mode."""
     rng = random.Random(seed)
     out: list[str] = []
     while len(out) < n:
         a, b, c = rng.choice(ATOMS), rng.choice(ATOMS), rng.choice(ATOMS)
-        f = rng.choice([f"{a} ^ {{ {b} }} + {c}", f"\\frac {{ {a} }} {{ {b} }}", f"{a} _ {{ {b} }} = {c}",
+        f = rng.choice([f"{a} ^ {{ {b} }} + {c}", f"{a} _ {{ {b} }} ^ {{ {c} }}", f"{a} _ {{ {b} }} = {c}",
                         f"{a} - {b} = {c}"])
         if f not in out:
             out.append(f)
@@ -207,14 +209,14 @@ def test_tiny_model_overfits_rendered_formulas_and_decodes_them_exactly(build_fo
     data = build_formula_dataset("im2tex-overfit", formulas)
     run = tmp_path / "run"
     rc = main(["baseline", "train", "im2tex", "--data", str(data), "--out", str(run), "--size", "tiny",
-               "--optimizer", "adam", "--lr", "0.003", "--lr-decay", "1", "--batch-size", "4",
-               "--epochs", "90", "--threads", "1", "--device", "cpu"])
+               "--optimizer", "adam", "--lr", "0.002", "--lr-decay", "1", "--batch-size", "8",
+               "--epochs", "200", "--threads", "1", "--device", "cpu"])
     assert rc == 0
     history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
-    assert history[-1]["train_ppl"] < 1.05
+    assert min(h["val_ppl"] for h in history) < 1.02  # validation = the same formulas, other images
     preds = tmp_path / "preds.jsonl"
     rc = main(["baseline", "predict", "im2tex", "--data", str(data), "--split", "test", "--checkpoint",
-               str(run / "last.pt"), "--out", str(preds), "--beam", "1", "--device", "cpu", "--threads", "1"])
+               str(run / "best.pt"), "--out", str(preds), "--beam", "1", "--device", "cpu", "--threads", "1"])
     assert rc == 0
     got = [json.loads(line) for line in preds.read_text().splitlines()]
     assert [g["image"] for g in got] == [f"test{i:03d}.png" for i in range(24)]

@@ -22,7 +22,7 @@ class CTCConfig:
 SIZES: dict[str, dict] = {
     "paper": {},
     "small": dict(cnn_channels=(32, 64, 128, 128, 256, 256), lstm_hidden=128),
-    "tiny": dict(cnn_channels=(16, 32, 64, 64, 64, 64), lstm_hidden=64),
+    "tiny": dict(cnn_channels=(16, 32, 64, 64, 128, 128), lstm_hidden=128),
 }
 
 
