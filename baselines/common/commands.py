@@ -71,7 +71,10 @@ def run_train(args: argparse.Namespace, spec: BaselineSpec) -> int:
         init = checkpoint.load(Path(args.init_from), spec.kind)
         if list(init["vocab"]) != vocab.tokens:
             raise InputError("checkpoint was trained with a different vocabulary", args.init_from)
-        missing, unexpected = model.load_state_dict(init["model"], strict=False)
+        try:
+            missing, unexpected = model.load_state_dict(init["model"], strict=False)
+        except RuntimeError as exc:  # tensor shapes differ: another --size
+            raise InputError(f"checkpoint does not fit this model: {exc}", args.init_from) from None
         if unexpected or missing:
             raise InputError(f"checkpoint does not fit this model (missing {missing}, unexpected {unexpected})",
                              args.init_from)
