@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from baselines.classical.features import features
+from baselines.classical.geometry import Box
 from baselines.classical.glyphs import EM_PX, KINDS, GlyphSet
 from baselines.classical.segment import Component, binarise, connected_components, merge_masks
 
@@ -34,7 +35,7 @@ DOT_MAX_EM = 0.2
 
 
 @dataclass
-class Symbol:
+class Symbol(Box):
     """A recognised symbol (or a structural primitive: a bar or a radical) with its geometry."""
 
     top: int
@@ -48,22 +49,6 @@ class Symbol:
     confidence: float  # 0..1, margin between the best and the best other label
     parts: int = 1
     mask: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def width(self) -> int:
-        return self.right - self.left
-
-    @property
-    def height(self) -> int:
-        return self.bottom - self.top
-
-    @property
-    def cx(self) -> float:
-        return (self.left + self.right) / 2
-
-    @property
-    def cy(self) -> float:
-        return (self.top + self.bottom) / 2
 
     @property
     def em(self) -> float:

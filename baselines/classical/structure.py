@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from baselines.classical.geometry import Box
 from baselines.classical.glyphs import DELIMITERS, EM_PX, OPENING
 from baselines.classical.recognize import Symbol
 
@@ -35,7 +36,7 @@ TALL_DELIMITER = 1.12  # taller than this many em (normal "(" is 1.02 em, \big 1
 
 
 @dataclass
-class Item:
+class Item(Box):
     """A symbol or an already-built sub-expression, with the geometry layout needs."""
 
     top: float
@@ -48,22 +49,6 @@ class Item:
     kind: str
     label: tuple[str, ...] = ()
     children: list["Item"] = field(default_factory=list)
-
-    @property
-    def width(self) -> float:
-        return self.right - self.left
-
-    @property
-    def height(self) -> float:
-        return self.bottom - self.top
-
-    @property
-    def cx(self) -> float:
-        return (self.left + self.right) / 2
-
-    @property
-    def cy(self) -> float:
-        return (self.top + self.bottom) / 2
 
     @property
     def em(self) -> float:
