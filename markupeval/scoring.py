@@ -131,7 +131,7 @@ def score(
     normalizer_sig = "none"
     if config.normalize_predictions:
         aligned, normalizer_sig, fallbacks = _normalize(aligned)
-        notes.append(f"predictions normalized ({normalizer_sig}); {fallbacks} fell back to tokenization")
+        notes.append(f"predictions normalized with {normalizer_sig}; {fallbacks} could not be parsed and were only tokenized")
 
     refs = [g.formula for g in gold.items]
     stats: dict[str, np.ndarray] = {}
@@ -222,7 +222,9 @@ def _normalize(aligned: Sequence[str | None]) -> tuple[list[str | None], str, in
         result = normalizer.normalize(text)
         fallbacks += int(result.fallback)
         out.append(result.text)
-    return out, str(normalizer.signature()), fallbacks
+    # The run signature is flat key:value pairs, so only the normalizer's preset and mode go in.
+    fields = normalizer.signature().as_dict()
+    return out, f"{fields['normalizer']}/{fields['mode']}", fallbacks
 
 
 def _run_signature(

@@ -171,3 +171,16 @@ def test_bundled_sample_scores(capsys):
     assert main(["score", "--no-images"]) == 0
     out = capsys.readouterr().out
     assert "bundled-sample" in out and "BLEU" in out
+
+
+def test_normalize_predictions_is_a_named_deviation(tmp_path, gold):
+    g, n = gold
+    p = write(tmp_path / "p.jsonl", '{"image": "i2.png", "prediction": "x^2"}\n')
+    raw = score_files(p, g, names=n, config=TEXT)
+    norm = score_files(p, g, names=n, config=ScoreConfig(images=False, normalize_predictions=True))
+    assert raw.scores["exact_match"].parts["matched"] == 0
+    assert norm.scores["exact_match"].parts["matched"] == 1  # "x^2" normalizes to "x ^ { 2 }"
+    sig = norm.signature.as_dict()
+    assert sig["mode"] == "custom:normalize_predictions" and sig["pred_norm"].startswith("im2latex-katex")
+    assert str(norm.signature).count("version:") == 1
+    assert any("normalized" in note for note in norm.notes)
