@@ -105,6 +105,8 @@ def read_gold(
     """
     gold = Path(gold)
     formulas = read_lines(gold)
+    if not formulas:
+        raise InputError("gold file is empty", gold)
     if names is not None and split is not None:
         raise InputError("give --names or --split, not both")
     if split is not None:

@@ -137,6 +137,8 @@ def test_empty_and_ambiguous_files(tmp_path, gold):
     g, n = gold
     with pytest.raises(InputError, match="empty"):
         detect_format(write(tmp_path / "empty.txt", ""))
+    with pytest.raises(InputError, match="gold file is empty"):
+        read_gold(write(tmp_path / "empty_gold.txt", ""))
     with pytest.raises(InputError, match="cannot tell the format"):
         detect_format(write(tmp_path / "mixed.txt", "a\tb\nc\n"))
 
