@@ -69,13 +69,9 @@ def score_images(
         outcomes.append((g_out, p_out))
 
     pairs = compare_image_pairs(gold_images, pred_images, workers=workers)
-    stats = {
-        "image_edit_distance": np.array([[r.edit_distance, r.ref] for r in pairs], dtype=np.float64),
-        "image_match": np.array([[r.match, r.counted] for r in pairs], dtype=np.float64),
-        "image_match_ws": np.array([[r.match_ws, r.counted] for r in pairs], dtype=np.float64),
-    }
     metrics = {k: get_metric(k) for k in IMAGE_METRICS}
-    scores = {k: metrics[k].aggregate(stats[k].reshape(-1, len(metrics[k].stat_names))) for k in IMAGE_METRICS}
+    stats = {k: metrics[k].stats_from_results(pairs) for k in IMAGE_METRICS}
+    scores = {k: metrics[k].aggregate(stats[k]) for k in IMAGE_METRICS}
     signature = renderer.signature().merged(metrics["image_match"].signature())
     return ImageScoring(
         stats=stats,
