@@ -74,6 +74,42 @@ def test_batch_equals_the_plain_protocol_document(batch_results, tmp_path: Path)
         assert got is not None and got.shape == expected.shape and (got == expected).all(), FORMULAS[k]
 
 
+# Formulas that open more braces than they close are typeset alone (see batch.is_hazardous); TeX
+# recovers from these ("Missing } inserted") and the original got a page. Two of them, so the
+# alone runs' pages are rasterised together in one call.
+UNBALANCED = [r"x _ { k", r"\left( \begin{array} { c c } { 0 } & { 1 } \\ { 1 } & {"]
+
+
+def test_alone_runs_equal_the_plain_protocol_document(tmp_path: Path) -> None:
+    """Formulas typeset alone, with the preamble preloaded and rasterised together, give the
+    plain single document's pixels."""
+    results = Renderer(cache=False, workers=1).render(UNBALANCED + FORMULAS[:2])
+    template = load_template("im2markup")
+    full_page = make_rasterizer("ghostscript-fullpage")
+    for k, formula in enumerate(UNBALANCED):
+        d = tmp_path / f"u{k}"
+        d.mkdir()
+        (d / "f.tex").write_text(template.single(formula), encoding="utf-8")
+        subprocess.run(["pdflatex", "-interaction=nonstopmode", "f.tex"], cwd=d, capture_output=True, timeout=60)
+        image = full_page.rasterize(d / "f.pdf", [0])[0].image
+        expected = crop_to_ink(np.where(image < 255, 0, 255).astype(np.uint8))
+        got = results[k]
+        assert got.status == "ok" and "Missing } inserted" in got.message, got
+        assert got.image is not None and got.image.shape == expected.shape and (got.image == expected).all(), formula
+
+
+def test_preloading_failure_falls_back_to_the_plain_preamble(monkeypatch, batch_results) -> None:
+    import markupeval.rendering.renderer as renderer_module
+    from markupeval.errors import RenderEnvironmentError
+
+    def broken(*args, **kwargs):
+        raise RenderEnvironmentError("pdflatex could not preload the template")
+
+    monkeypatch.setattr(renderer_module, "ensure_format", broken)
+    results = Renderer(cache=False, workers=1).render(FORMULAS)
+    assert all(same(a, b) for a, b in zip(results, batch_results))
+
+
 def test_statuses_and_images(batch_results) -> None:
     for f, r in zip(FORMULAS, batch_results):
         assert r.status == "ok", (f, r.message)

@@ -59,7 +59,7 @@ def test_hit_miss_and_reuse_across_renderers(tmp_path: Path, monkeypatch) -> Non
 @needs_tex
 def test_damaged_entries_are_rendered_again(tmp_path: Path, monkeypatch) -> None:
     first = Renderer(cache=tmp_path, workers=1).render(FORMULAS)
-    files = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    files = sorted(p for p in (tmp_path / "v1").rglob("*") if p.is_file())
     assert len(files) == len(FORMULAS)
     files[0].write_bytes(files[0].read_bytes()[:-3])  # truncated
     data = bytearray(files[1].read_bytes())
@@ -116,7 +116,9 @@ def test_concurrent_processes_share_the_cache(tmp_path: Path) -> None:
              for _ in range(3)]
     outs = [p.communicate(timeout=120)[0].strip() for p in procs]
     assert outs == ["12"] * 3
-    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    files = [p for p in (tmp_path / "v1").rglob("*") if p.is_file()]
     assert len(files) == 12 and not any(p.name.startswith(".tmp-") for p in files)
+    # The three processes raced to preload the template: one format, no leftovers of the others.
+    assert [p.suffix for p in (tmp_path / "formats").iterdir()] == [".fmt"]
     cache = RenderCache(tmp_path)
     assert all(cache.get(p.name) is not None for p in files)

@@ -72,6 +72,7 @@ class ChunkJob:
     limits: Limits
     bilevel: bool
     strict: bool
+    fmt: str | None = None  # preloaded format of the template (None: plain LaTeX format + preamble)
 
 
 _ESCAPED = re.compile(r"\\\\|\\[{}%]")
@@ -145,8 +146,8 @@ def _run(job: ChunkJob, indices: list[int], base: Path, counter: list[int]) -> t
     workdir.mkdir()
     template = load_template(job.template)
     nonce = secrets.token_hex(4)
-    source = template.batch([job.formulas[i] for i in indices], nonce)
-    return run_pdflatex(source, workdir, nonce, job.limits, len(indices)), nonce
+    source = template.batch([job.formulas[i] for i in indices], nonce, preloaded=job.fmt is not None)
+    return run_pdflatex(source, workdir, nonce, job.limits, len(indices), job.fmt), nonce
 
 
 def render_chunk(job: ChunkJob) -> list[RenderResult]:
@@ -160,6 +161,7 @@ def render_chunk(job: ChunkJob) -> list[RenderResult]:
         queue.append(safe)
     queue.extend([i] for i in range(n) if is_hazardous(job.formulas[i]))
     counter = [0]
+    alone: list[tuple[int, Path, str]] = []  # (formula index, one-page PDF, TeX's errors) to rasterise
     with tempfile.TemporaryDirectory(prefix="markupeval-tex-") as tmp:
         base = Path(tmp)
         while queue:
@@ -167,7 +169,11 @@ def render_chunk(job: ChunkJob) -> list[RenderResult]:
             run, nonce = _run(job, indices, base, counter)
             ref, segs, final = parse_markers(run.output, nonce, len(indices))
             if len(indices) == 1:
-                results[indices[0]] = _alone(job, run, segs[0], rasterizer)
+                outcome = _alone(job, run, segs[0])
+                if isinstance(outcome, RenderResult):
+                    results[indices[0]] = outcome
+                else:
+                    alone.append((indices[0], *outcome))
                 continue
             if run.killed:
                 k = run.running if run.running is not None else 0
@@ -213,6 +219,9 @@ def render_chunk(job: ChunkJob) -> list[RenderResult]:
                 images = rasterizer.rasterize(run.pdf, [p for _, p, _ in trusted])
                 for (i, _, message), page in zip(trusted, images):
                     results[i] = _finish(page, message, job)
+        if alone:
+            for (i, _, message), page in zip(alone, _rasterize_together(rasterizer, [p for _, p, _ in alone], base)):
+                results[i] = _finish(page, message, job)
     assert all(r is not None for r in results)
     return results  # type: ignore[return-value]
 
@@ -223,7 +232,8 @@ def _killed(run: TexRun, job: ChunkJob) -> RenderResult:
     return RenderResult("too_large", None, f"TeX wrote more than {job.limits.output_bytes} bytes of messages")
 
 
-def _alone(job: ChunkJob, run: TexRun, seg: _Segment, rasterizer) -> RenderResult:
+def _alone(job: ChunkJob, run: TexRun, seg: _Segment) -> RenderResult | tuple[Path, str]:
+    """The result of a formula's own run, or (its one-page PDF, TeX's errors) to rasterise."""
     if run.killed:
         return _killed(run, job)
     message = "; ".join(seg.errors or [])
@@ -244,8 +254,35 @@ def _alone(job: ChunkJob, run: TexRun, seg: _Segment, rasterizer) -> RenderResul
                             + (f"; {message}" if message else ""))
     if message and job.strict:
         return RenderResult("error", None, message)
-    page = rasterizer.rasterize(run.pdf, [0])[0]
-    return _finish(page, message, job)
+    return run.pdf, message
+
+
+def _rasterize_together(rasterizer, pdfs: list[Path], base: Path) -> list[PageImage]:
+    """The first page of each PDF, from one rasteriser call over a merged document.
+
+    A rasteriser call costs a Ghostscript start (~60 ms), as much as the pdflatex run of a
+    preloaded single formula, so the formulas typeset alone are rasterised together. Merging copies
+    each page with its own resources (fonts included), so a page rasterises as it does in its own
+    file (tested).
+    """
+    if len(pdfs) == 1:
+        return rasterizer.rasterize(pdfs[0], [0])
+    import pypdfium2 as pdfium
+
+    merged = pdfium.PdfDocument.new()
+    sources = []
+    try:
+        for pdf in pdfs:
+            src = pdfium.PdfDocument(str(pdf))
+            sources.append(src)
+            merged.import_pages(src, [0])
+        path = base / "alone.pdf"
+        merged.save(str(path))
+    finally:
+        merged.close()
+        for src in sources:
+            src.close()
+    return rasterizer.rasterize(path, list(range(len(pdfs))))
 
 
 def _finish(page: PageImage, message: str, job: ChunkJob) -> RenderResult:

@@ -11,14 +11,17 @@ from __future__ import annotations
 import logging
 import math
 import os
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from markupeval.errors import RenderEnvironmentError
 from markupeval.metrics.base import Signature
 from markupeval.rendering.batch import ChunkJob, render_chunk
 from markupeval.rendering.cache import RenderCache, cache_key, default_cache_dir
+from markupeval.rendering.preloaded import ensure_format
 from markupeval.rendering.rasterize import RASTERIZERS
 from markupeval.rendering.result import RenderResult
 from markupeval.rendering.rewrites import get_preset
@@ -95,10 +98,15 @@ class Renderer:
         self.progress = progress
         self.limits = Limits(timeout=timeout)
         self._tex_version: str | None = None
+        self._fmt: str | None = None
+        self._fmt_tmp: tempfile.TemporaryDirectory | None = None
         if cache is False:
             self.cache: RenderCache | None = None
+            self._formats_dir: Path | None = None
         else:
-            self.cache = RenderCache(default_cache_dir() if cache is True else Path(cache))
+            cache_dir = default_cache_dir() if cache is True else Path(cache)
+            self.cache = RenderCache(cache_dir)
+            self._formats_dir = cache_dir / "formats"
 
     @property
     def tex_version(self) -> str:
@@ -120,6 +128,21 @@ class Renderer:
                 ("timeout", f"{s.timeout:g}s"),
             ]
         )
+
+    def _preloaded_format(self) -> str | None:
+        """The template's preamble as a preloaded format (built once), or None if that fails."""
+        if self._fmt is None:
+            directory = self._formats_dir
+            if directory is None:
+                self._fmt_tmp = tempfile.TemporaryDirectory(prefix="markupeval-fmt-")
+                directory = Path(self._fmt_tmp.name)
+            try:
+                self._fmt = str(ensure_format(load_template(self.settings.template), self.tex_version, directory))
+            except (RenderEnvironmentError, OSError) as exc:
+                # Slower but equivalent: every run loads the LaTeX format and the preamble itself.
+                log.warning("render: %s; typesetting without a preloaded format", exc)
+                self._fmt = ""
+        return self._fmt or None
 
     def _cache_settings(self) -> str:
         s = self.settings
@@ -168,9 +191,11 @@ class Renderer:
         if not formulas:
             return
         s = self.settings
+        fmt = self._preloaded_format()
         chunks = self._chunks(len(formulas))
         jobs = [
-            ChunkJob(tuple(formulas[i] for i in c), s.template, s.rasterizer, s.dpi, self.limits, s.bilevel, s.strict)
+            ChunkJob(tuple(formulas[i] for i in c), s.template, s.rasterizer, s.dpi, self.limits, s.bilevel, s.strict,
+                     fmt)
             for c in chunks
         ]
         if self.workers == 1 or len(jobs) == 1:

@@ -91,13 +91,18 @@ def find_pdflatex() -> str:
     return exe
 
 
-def run_pdflatex(source: str, workdir: Path, nonce: str, limits: Limits, n_formulas: int) -> TexRun:
-    """Typeset ``source`` in ``workdir`` (which must be private and empty) and watch it."""
+def run_pdflatex(
+    source: str, workdir: Path, nonce: str, limits: Limits, n_formulas: int, fmt: str | None = None
+) -> TexRun:
+    """Typeset ``source`` in ``workdir`` (which must be private and empty) and watch it.
+
+    ``fmt``: path of a format to load instead of the LaTeX format (a preloaded preamble).
+    """
     exe = find_pdflatex()
     tex = workdir / f"{JOB}.tex"
     tex.write_text(source, encoding="utf-8", errors="surrogateescape")
     cpu = int(limits.timeout * (n_formulas + 1)) + 5
-    cmd = [exe, "-interaction=nonstopmode", "-no-shell-escape", f"{JOB}.tex"]
+    cmd = [exe, "-interaction=nonstopmode", "-no-shell-escape", *([f"-fmt={fmt}"] if fmt else []), f"{JOB}.tex"]
     start = time.monotonic()
     proc = subprocess.Popen(
         cmd,

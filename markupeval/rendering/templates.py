@@ -41,8 +41,11 @@ class Template:
         """The plain document for one formula, exactly as the original pipeline wrote it."""
         return self.preamble + self.body.replace(PLACEHOLDER, formula) + END_DOCUMENT + "\n"
 
-    def batch(self, formulas: list[str], nonce: str) -> str:
+    def batch(self, formulas: list[str], nonce: str, preloaded: bool = False) -> str:
         """One document typesetting every formula on its own page, with attribution markers.
+
+        ``preloaded``: the preamble is already in the format the run loads
+        (:mod:`markupeval.rendering.preloaded`), so the document starts at ``\\begin{document}``.
 
         Markers go to the terminal (``\\message``), which TeX flushes as it runs, so a watchdog
         can tell which formula is running. ``MEB`` carries the page counter (pages shipped so far
@@ -50,7 +53,8 @@ class Template:
         reference levels (``MER``) means the formula leaked state into the ones after it.
         """
         levels = "\\the\\currentgrouplevel:\\the\\currentiflevel"
-        parts = [self.preamble, f"\\message{{MER{nonce}:{levels}}}%\n"]
+        start = BEGIN_DOCUMENT if preloaded else self.preamble
+        parts = [start, f"\\message{{MER{nonce}:{levels}}}%\n"]
         for i, formula in enumerate(formulas):
             parts.append(f"\\message{{MEB{nonce}:{i}:\\the\\value{{page}}}}%\n")
             parts.append(self.body.replace(PLACEHOLDER, formula))
