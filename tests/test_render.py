@@ -197,3 +197,22 @@ def test_ghostscript_failure_is_per_page(tmp_path: Path) -> None:
     bad.write_bytes(b"%PDF-1.5\nnot really a pdf\n")
     out = GhostscriptRasterizer()._gs_pages(bad, [0, 1], tmp_path, False)
     assert len(out) == 2 and all(isinstance(x, str) and "Ghostscript" in x for x in out)
+
+
+def test_chunks_cover_every_formula_once_alone_runs_first() -> None:
+    formulas = [f"x_{{{i}}}" for i in range(300)]
+    formulas[7] = r"\def\x{y}\x"  # typeset alone
+    formulas[250] = r"x _ { k"  # more braces opened than closed: alone
+    chunks = Renderer(cache=False, workers=2)._chunks(formulas)
+    assert sorted(i for c in chunks for i in c) == list(range(300))
+    assert chunks[0] == [7, 250]
+    assert all(len(c) <= 400 for c in chunks)
+
+
+def test_malloc_tunables_keep_the_callers() -> None:
+    from markupeval.rendering.sandbox import MALLOC_TUNABLES, sandbox_env, with_malloc_tunables
+
+    assert with_malloc_tunables({})["GLIBC_TUNABLES"] == MALLOC_TUNABLES
+    mixed = with_malloc_tunables({"GLIBC_TUNABLES": "glibc.malloc.arena_max=2", "X": "1"})
+    assert mixed == {"GLIBC_TUNABLES": f"glibc.malloc.arena_max=2:{MALLOC_TUNABLES}", "X": "1"}
+    assert sandbox_env(Path("/tmp/w"))["GLIBC_TUNABLES"] == MALLOC_TUNABLES

@@ -30,6 +30,9 @@ log = logging.getLogger("markupeval")
 FORMAT = b"MEC1"
 _HEADER = struct.Struct("<4sBBIIIII")  # magic, status, kind, height, width, msg len, payload len, crc
 _KIND_NONE, _KIND_BITS, _KIND_GRAY, _KIND_WHITE = 0, 1, 2, 3
+#: zlib level: 1 is five times faster than 6 on a bit-packed formula and only ~12 % larger; the
+#: evaluation process writes thousands of entries while the renderers compete for the same cores.
+_LEVEL = 1
 
 
 def default_cache_dir() -> Path:
@@ -51,6 +54,7 @@ class RenderCache:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root) / "v1"
+        self._made: set[Path] = set()  # folders known to exist (one mkdir each, not one per entry)
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / key
@@ -76,7 +80,9 @@ class RenderCache:
         path = self._path(key)
         data = _encode(result)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent not in self._made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._made.add(path.parent)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
             try:
                 with os.fdopen(fd, "wb") as f:
@@ -96,12 +102,12 @@ def _encode(result: RenderResult) -> bytes:
         kind, h, w, payload = _KIND_NONE, 0, 0, b""
     elif (image == 255).all():
         kind, (h, w), payload = _KIND_WHITE, image.shape, b""  # a blank render: the whole page
-    elif np.isin(image, (0, 255)).all():
+    elif ((image == 0) | (image == 255)).all():
         kind, (h, w) = _KIND_BITS, image.shape
-        payload = zlib.compress(np.packbits(image == 0).tobytes(), 6)
+        payload = zlib.compress(np.packbits(image == 0).tobytes(), _LEVEL)
     else:
         kind, (h, w) = _KIND_GRAY, image.shape
-        payload = zlib.compress(np.ascontiguousarray(image, dtype=np.uint8).tobytes(), 6)
+        payload = zlib.compress(np.ascontiguousarray(image, dtype=np.uint8).tobytes(), _LEVEL)
     message = result.message.encode("utf-8", errors="replace")
     crc = zlib.crc32(payload, zlib.crc32(message))
     header = _HEADER.pack(FORMAT, STATUSES.index(result.status), kind, h, w, len(message), len(payload), crc)

