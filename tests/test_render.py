@@ -216,3 +216,18 @@ def test_malloc_tunables_keep_the_callers() -> None:
     mixed = with_malloc_tunables({"GLIBC_TUNABLES": "glibc.malloc.arena_max=2", "X": "1"})
     assert mixed == {"GLIBC_TUNABLES": f"glibc.malloc.arena_max=2:{MALLOC_TUNABLES}", "X": "1"}
     assert sandbox_env(Path("/tmp/w"))["GLIBC_TUNABLES"] == MALLOC_TUNABLES
+
+
+def test_pgm_stream_is_split_into_pages() -> None:
+    from markupeval.rendering.rasterize import _split_pgm_stream
+
+    a = np.arange(6, dtype=np.uint8).reshape(2, 3)
+    b = np.full((1, 4), 255, np.uint8)
+    stream = b"P5\n3 2\n255\n" + a.tobytes() + b"P5\n# a comment\n4 1\n255\n" + b.tobytes()
+    pages = _split_pgm_stream(stream)
+    assert [p.shape for p in pages] == [(2, 3), (1, 4)]
+    assert (pages[0] == a).all() and (pages[1] == b).all()
+    with pytest.raises(ValueError, match="truncated"):
+        _split_pgm_stream(stream[:-1])
+    with pytest.raises(ValueError, match="no PGM header"):
+        _split_pgm_stream(b"Error: something\n")
