@@ -207,6 +207,13 @@ def test_chunks_cover_every_formula_once_alone_runs_first() -> None:
     assert sorted(i for c in chunks for i in c) == list(range(300))
     assert chunks[0] == [7, 250]
     assert all(len(c) <= 400 for c in chunks)
+    assert Renderer(cache=False)._chunks([r"x _ { k"]) == [[0]]  # only formulas typeset alone
+    assert Renderer(cache=False)._chunks([]) == []
+
+
+def test_a_formula_typeset_alone_on_its_own() -> None:
+    (result,) = render([r"x _ { k"], cache=False, workers=1)
+    assert result.status == "ok" and "Missing } inserted" in result.message
 
 
 def test_malloc_tunables_keep_the_callers() -> None:

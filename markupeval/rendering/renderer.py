@@ -196,8 +196,9 @@ class Renderer:
         small = min(self.chunk_size, 32)
         chunks = [alone[a : a + small] for a in range(0, len(alone), small)]
         n = len(rest)
-        size = min(self.chunk_size, max(min(100, n), math.ceil(n / (4 * self.workers))))
-        chunks += [rest[a : a + size] for a in range(0, n, size)]
+        if n:
+            size = min(self.chunk_size, max(min(100, n), math.ceil(n / (4 * self.workers))))
+            chunks += [rest[a : a + size] for a in range(0, n, size)]
         return chunks
 
     def _render_missing(self, formulas: list[str], ids: list[int]) -> Iterator[tuple[int, RenderResult]]:
