@@ -64,9 +64,9 @@ def _ngrams(text: str) -> tuple[Counter, int]:
     # sacrebleu's own extractor re-splits with str.split(), which also splits on Unicode
     # whitespace; counting over Perl's tokens keeps multi-bleu.perl's notion of a token.
     tokens = perl_split(text)
-    counts = Counter(
-        tuple(tokens[i : i + n]) for n in range(1, MAX_ORDER + 1) for i in range(len(tokens) - n + 1)
-    )
+    counts: Counter = Counter()
+    for n in range(1, MAX_ORDER + 1):
+        counts.update(zip(*(tokens[i:] for i in range(n))))  # the n-grams as tuples, built in C
     return counts, len(tokens)
 
 
