@@ -278,6 +278,10 @@ def _rasterize_together(rasterizer, pdfs: list[Path], base: Path) -> list[PageIm
             merged.import_pages(src, [0])
         path = base / "alone.pdf"
         merged.save(str(path))
+    except pdfium.PdfiumError as exc:
+        # A page PDFium cannot copy must not cost the others their images: one call each.
+        log.debug("render: merging %d single-formula PDFs failed (%s); rasterising each alone", len(pdfs), exc)
+        return [page for pdf in pdfs for page in rasterizer.rasterize(pdf, [0])]
     finally:
         merged.close()
         for src in sources:
