@@ -86,3 +86,17 @@ def test_no_images_leaves_the_image_metrics_out(tmp_path: Path) -> None:
                  "--names", str(tmp_path / "names.txt"), "--no-images", "--json", str(out)]) == 0
     run = json.loads(out.read_text())
     assert not any(k.startswith("image") for k in run["metrics"])
+
+
+def test_the_rasteriser_is_chosen_and_recorded(tmp_path: Path) -> None:
+    (tmp_path / "gold.txt").write_text("x ^ { 2 }\n", encoding="utf-8")
+    (tmp_path / "names.txt").write_text("a.png\n", encoding="utf-8")
+    (tmp_path / "p.jsonl").write_text('{"image": "a.png", "prediction": "x ^ { 2 }"}\n', encoding="utf-8")
+    for rasterizer in ("pdfium", "ghostscript"):
+        out = tmp_path / f"{rasterizer}.json"
+        assert main(["score", str(tmp_path / "p.jsonl"), "--gold", str(tmp_path / "gold.txt"),
+                     "--names", str(tmp_path / "names.txt"), "--no-cache", "--rasterizer", rasterizer,
+                     "--json", str(out)]) == 0
+        run = json.loads(out.read_text())
+        assert f"rasterizer:{rasterizer}|" in run["signature"]
+        assert run["metrics"]["image_match"] == 1.0

@@ -6,6 +6,8 @@ import argparse
 from importlib import resources
 
 from markupeval.formats import PREDICTION_FORMATS
+from markupeval.rendering.rasterize import RASTERIZERS
+from markupeval.rendering.renderer import DEFAULT_RASTERIZER
 from markupeval.run import write_per_sample_csv
 from markupeval.scoring import ScoreConfig, score_files
 from markupeval.summary import print_run
@@ -39,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="normalize raw-LaTeX predictions like the gold before scoring")
     p.add_argument("--no-images", action="store_true", help="text metrics only: skip rendering")
     p.add_argument("--workers", type=int, default=None, help="rendering/comparison processes (default: all cores)")
+    p.add_argument("--rasterizer", default=DEFAULT_RASTERIZER, choices=RASTERIZERS,
+                   help=f"PDF rasteriser for the image metrics (default {DEFAULT_RASTERIZER}; recorded in the signature)")
     p.add_argument("--cache-dir", help="render cache location (default: ~/.cache/markupeval)")
     p.add_argument("--no-cache", action="store_true", help="render everything afresh, store nothing")
     p.add_argument("--name", help="run name shown in tables (default: the predictions file's stem)")
@@ -48,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    render_options: dict = {"progress": True}
+    render_options: dict = {"progress": True, "rasterizer": args.rasterizer}
     if args.workers is not None:
         render_options["workers"] = args.workers
     if args.cache_dir:
