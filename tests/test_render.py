@@ -58,18 +58,19 @@ def test_batch_equals_alone(batch_results, alone_results) -> None:
         assert same(a, b), f
 
 
+def plain_document_image(formula: str, directory: Path) -> np.ndarray:
+    """The original pipeline: the single document, plain pdflatex (LaTeX format and preamble),
+    Ghostscript on the whole A4 page, any ink -> black, cropped."""
+    directory.mkdir()
+    (directory / "f.tex").write_text(load_template("im2markup").single(formula), encoding="utf-8")
+    subprocess.run(["pdflatex", "-interaction=nonstopmode", "f.tex"], cwd=directory, capture_output=True, timeout=60)
+    image = make_rasterizer("ghostscript-fullpage").rasterize(directory / "f.pdf", [0])[0].image
+    return crop_to_ink(np.where(image < 255, 0, 255).astype(np.uint8))
+
+
 def test_batch_equals_the_plain_protocol_document(batch_results, tmp_path: Path) -> None:
-    """A page of a batch equals the original pipeline's single document, rendered by pdflatex and
-    Ghostscript on the whole A4 page, then any ink -> black and cropped."""
-    template = load_template("im2markup")
-    full_page = make_rasterizer("ghostscript-fullpage")
     for k in (0, 1, 3):
-        d = tmp_path / f"f{k}"
-        d.mkdir()
-        (d / "f.tex").write_text(template.single(FORMULAS[k]), encoding="utf-8")
-        subprocess.run(["pdflatex", "-interaction=nonstopmode", "f.tex"], cwd=d, capture_output=True, timeout=60)
-        image = full_page.rasterize(d / "f.pdf", [0])[0].image
-        expected = crop_to_ink(np.where(image < 255, 0, 255).astype(np.uint8))
+        expected = plain_document_image(FORMULAS[k], tmp_path / f"f{k}")
         got = batch_results[k].image
         assert got is not None and got.shape == expected.shape and (got == expected).all(), FORMULAS[k]
 
@@ -84,15 +85,8 @@ def test_alone_runs_equal_the_plain_protocol_document(tmp_path: Path) -> None:
     """Formulas typeset alone, with the preamble preloaded and rasterised together, give the
     plain single document's pixels."""
     results = Renderer(cache=False, workers=1).render(UNBALANCED + FORMULAS[:2])
-    template = load_template("im2markup")
-    full_page = make_rasterizer("ghostscript-fullpage")
     for k, formula in enumerate(UNBALANCED):
-        d = tmp_path / f"u{k}"
-        d.mkdir()
-        (d / "f.tex").write_text(template.single(formula), encoding="utf-8")
-        subprocess.run(["pdflatex", "-interaction=nonstopmode", "f.tex"], cwd=d, capture_output=True, timeout=60)
-        image = full_page.rasterize(d / "f.pdf", [0])[0].image
-        expected = crop_to_ink(np.where(image < 255, 0, 255).astype(np.uint8))
+        expected = plain_document_image(formula, tmp_path / f"u{k}")
         got = results[k]
         assert got.status == "ok" and "Missing } inserted" in got.message, got
         assert got.image is not None and got.image.shape == expected.shape and (got.image == expected).all(), formula
@@ -195,7 +189,7 @@ def test_ghostscript_failure_is_per_page(tmp_path: Path) -> None:
 
     bad = tmp_path / "bad.pdf"
     bad.write_bytes(b"%PDF-1.5\nnot really a pdf\n")
-    out = GhostscriptRasterizer()._gs_pages(bad, [0, 1], tmp_path, False)
+    out = GhostscriptRasterizer()._gs_pages(bad, [0, 1], False)
     assert len(out) == 2 and all(isinstance(x, str) and "Ghostscript" in x for x in out)
 
 

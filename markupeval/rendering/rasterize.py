@@ -273,7 +273,7 @@ class GhostscriptRasterizer(Rasterizer):
                 cropped = Path(tmp) / "cropped.pdf"
                 if self.crop and todo:
                     doc.save(str(cropped))
-                images = self._gs_pages(cropped if self.crop else pdf, [i for _, i, _ in todo], Path(tmp), self.crop)
+                images = self._gs_pages(cropped if self.crop else pdf, [i for _, i, _ in todo], self.crop)
                 again: list[tuple[int, int]] = []
                 for (slot, index, box), image in zip(todo, images):
                     if isinstance(image, str):
@@ -283,7 +283,7 @@ class GhostscriptRasterizer(Rasterizer):
                     else:
                         out[slot] = PageImage(crop_to_ink(image).copy())
                 if again:
-                    full = self._gs_pages(pdf, [i for _, i in again], Path(tmp), False)
+                    full = self._gs_pages(pdf, [i for _, i in again], False)
                     for (slot, _), image in zip(again, full):
                         out[slot] = (PageImage(None, error=image) if isinstance(image, str)
                                      else PageImage(crop_to_ink(image).copy()))
@@ -292,22 +292,22 @@ class GhostscriptRasterizer(Rasterizer):
         assert all(p is not None for p in out)
         return out  # type: ignore[return-value]
 
-    def _gs_pages(self, pdf: Path, pages: list[int], tmp: Path, use_cropbox: bool) -> list[np.ndarray | str]:
+    def _gs_pages(self, pdf: Path, pages: list[int], use_cropbox: bool) -> list[np.ndarray | str]:
         """Images of the pages; when the batched call fails, page by page, a failed page as its reason."""
         try:
-            return list(self._gs(pdf, pages, tmp, use_cropbox))
+            return list(self._gs(pdf, pages, use_cropbox))
         except _GhostscriptFailed as exc:
             if len(pages) == 1:
                 return [str(exc)]
         out: list[np.ndarray | str] = []
         for page in pages:
             try:
-                out.extend(self._gs(pdf, [page], tmp, use_cropbox))
+                out.extend(self._gs(pdf, [page], use_cropbox))
             except _GhostscriptFailed as exc:
                 out.append(str(exc))
         return out
 
-    def _gs(self, pdf: Path, pages: list[int], tmp: Path, use_cropbox: bool) -> list[np.ndarray]:
+    def _gs(self, pdf: Path, pages: list[int], use_cropbox: bool) -> list[np.ndarray]:
         if not pages:
             return []
         exe = shutil.which("gs")
