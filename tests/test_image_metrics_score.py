@@ -88,15 +88,16 @@ def test_no_images_leaves_the_image_metrics_out(tmp_path: Path) -> None:
     assert not any(k.startswith("image") for k in run["metrics"])
 
 
-def test_the_rasteriser_is_chosen_and_recorded(tmp_path: Path) -> None:
+def test_the_rasteriser_and_timeout_are_chosen_and_recorded(tmp_path: Path) -> None:
     (tmp_path / "gold.txt").write_text("x ^ { 2 }\n", encoding="utf-8")
     (tmp_path / "names.txt").write_text("a.png\n", encoding="utf-8")
     (tmp_path / "p.jsonl").write_text('{"image": "a.png", "prediction": "x ^ { 2 }"}\n', encoding="utf-8")
-    for rasterizer in ("pdfium", "ghostscript"):
+    for rasterizer, timeout in (("pdfium", "5"), ("ghostscript", "10")):
         out = tmp_path / f"{rasterizer}.json"
         assert main(["score", str(tmp_path / "p.jsonl"), "--gold", str(tmp_path / "gold.txt"),
                      "--names", str(tmp_path / "names.txt"), "--no-cache", "--rasterizer", rasterizer,
-                     "--json", str(out)]) == 0
+                     "--timeout", timeout, "--json", str(out)]) == 0
         run = json.loads(out.read_text())
         assert f"rasterizer:{rasterizer}|" in run["signature"]
+        assert f"timeout:{timeout}s|" in run["signature"]
         assert run["metrics"]["image_match"] == 1.0

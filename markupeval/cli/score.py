@@ -43,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=None, help="rendering/comparison processes (default: all cores)")
     p.add_argument("--rasterizer", default=DEFAULT_RASTERIZER, choices=RASTERIZERS,
                    help=f"PDF rasteriser for the image metrics (default {DEFAULT_RASTERIZER}; recorded in the signature)")
+    p.add_argument("--timeout", type=float, default=10.0,
+                   help="seconds a formula may run without progress before it fails (the protocol's 10; in the signature)")
     p.add_argument("--cache-dir", help="render cache location (default: ~/.cache/markupeval)")
     p.add_argument("--no-cache", action="store_true", help="render everything afresh, store nothing")
     p.add_argument("--name", help="run name shown in tables (default: the predictions file's stem)")
@@ -52,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    render_options: dict = {"progress": True, "rasterizer": args.rasterizer}
+    render_options: dict = {"progress": True, "rasterizer": args.rasterizer, "timeout": args.timeout}
     if args.workers is not None:
         render_options["workers"] = args.workers
     if args.cache_dir:
