@@ -101,3 +101,13 @@ def test_the_rasteriser_and_timeout_are_chosen_and_recorded(tmp_path: Path) -> N
         assert f"rasterizer:{rasterizer}|" in run["signature"]
         assert f"timeout:{timeout}s|" in run["signature"]
         assert run["metrics"]["image_match"] == 1.0
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "ten"])
+def test_a_timeout_that_is_not_positive_seconds_is_refused(bad: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["score", "--timeout", bad])
+    assert exc.value.code == 2
+    assert "--timeout" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="timeout"):
+        render(["x"], cache=False, timeout=0)

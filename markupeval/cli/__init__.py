@@ -35,6 +35,17 @@ COMMAND_MODULES = (
 EXIT_OK, EXIT_INPUT, EXIT_ENVIRONMENT = 0, 2, 3
 
 
+def positive_seconds(text: str) -> float:
+    """argparse type: a number of seconds greater than zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="markupeval",

@@ -13,6 +13,7 @@ from markupeval.rendering.rasterize import RASTERIZERS
 from markupeval.rendering.renderer import DEFAULT_RASTERIZER, Renderer
 from markupeval.rendering.rewrites import PRESETS
 from markupeval.rendering.templates import DEFAULT_TEMPLATE, TEMPLATE_NAMES
+from markupeval.cli import positive_seconds
 
 log = logging.getLogger("markupeval")
 
@@ -39,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="keep anti-aliased grayscale instead of the original's any-ink-is-black images")
     p.add_argument("--strict", action="store_true",
                    help="a formula with TeX errors fails even when TeX produced a page")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds without progress per formula")
+    p.add_argument("--timeout", type=positive_seconds, default=10.0, help="seconds without progress per formula")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--cache-dir", help="render cache location (default: $XDG_CACHE_HOME/markupeval)")
     p.add_argument("--no-cache", action="store_true", help="render everything afresh, store nothing")

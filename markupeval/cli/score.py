@@ -11,6 +11,7 @@ from markupeval.rendering.renderer import DEFAULT_RASTERIZER
 from markupeval.run import write_per_sample_csv
 from markupeval.scoring import ScoreConfig, score_files
 from markupeval.summary import print_run
+from markupeval.cli import positive_seconds
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=None, help="rendering/comparison processes (default: all cores)")
     p.add_argument("--rasterizer", default=DEFAULT_RASTERIZER, choices=RASTERIZERS,
                    help=f"PDF rasteriser for the image metrics (default {DEFAULT_RASTERIZER}; recorded in the signature)")
-    p.add_argument("--timeout", type=float, default=10.0,
+    p.add_argument("--timeout", type=positive_seconds, default=10.0,
                    help="seconds a formula may run without progress before it fails (the protocol's 10; in the signature)")
     p.add_argument("--cache-dir", help="render cache location (default: ~/.cache/markupeval)")
     p.add_argument("--no-cache", action="store_true", help="render everything afresh, store nothing")

@@ -80,6 +80,8 @@ class Renderer:
         progress: bool = False,
     ) -> None:
         load_template(template)  # fail early on an unknown template
+        if not timeout > 0:
+            raise ValueError(f"timeout must be more than 0 seconds, got {timeout!r}")
         if rasterizer not in RASTERIZERS:
             raise ValueError(f"unknown rasterizer {rasterizer!r}; known: {', '.join(RASTERIZERS)}")
         self.settings = RenderSettings(
