@@ -2,7 +2,7 @@
 
 Renders the first N test gold formulas with the evaluation template (im2markup; the render cache
 makes reruns cheap), writes them as PNG files with a matching gold/names subset, then times
-``baselines.classical.predict.predict`` over the directory. There is no open reference system
+``markupeval.baselines.classical.predict.predict`` over the directory. There is no open reference system
 to time against (INFTY is commercial), so the ratio is against issue 10's requirement of
 20 formulas/s on 2 cores. Rendering and the one-off glyph-set build are not timed.
 
@@ -26,8 +26,8 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from baselines.classical.glyphs import load_or_build  # noqa: E402
-from baselines.classical.predict import predict  # noqa: E402
+from markupeval.baselines.classical.glyphs import load_or_build  # noqa: E402
+from markupeval.baselines.classical.predict import predict  # noqa: E402
 from markupeval.rendering import Renderer  # noqa: E402
 
 TARGET_PER_SECOND = 20.0

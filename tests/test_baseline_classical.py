@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from baselines.classical.features import GRID, _area_matrix, features
-from baselines.classical.segment import connected_components
+from markupeval.baselines.classical.features import GRID, _area_matrix, features
+from markupeval.baselines.classical.segment import connected_components
 from markupeval.errors import InputError
 
 pytestmark = pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
@@ -65,14 +65,14 @@ def _render(formulas: list[str]) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def glyph_set(tmp_path_factory):
-    from baselines.classical.glyphs import load_or_build
+    from markupeval.baselines.classical.glyphs import load_or_build
 
     return load_or_build(tmp_path_factory.mktemp("classical-glyphs"))
 
 
 @pytest.fixture(scope="module")
 def classifier(glyph_set):
-    from baselines.classical.recognize import Classifier
+    from markupeval.baselines.classical.recognize import Classifier
 
     return Classifier(glyph_set[0])
 
@@ -84,7 +84,7 @@ def rendered():
 
 
 def _predict(image: np.ndarray, classifier) -> str:
-    from baselines.classical.predict import predict_image
+    from markupeval.baselines.classical.predict import predict_image
 
     return predict_image(image, classifier)
 
@@ -127,7 +127,7 @@ def test_round_trip(formula, rendered, classifier):
 
 
 def test_multi_part_symbols_are_merged(rendered, classifier):
-    from baselines.classical.recognize import recognise
+    from markupeval.baselines.classical.recognize import recognise
 
     symbols = recognise(rendered[r"i = j \leq k ; !"], classifier)
     assert [s.label[0] for s in symbols] == ["i", "=", "j", r"\leq", "k", ";", "!"]
@@ -136,7 +136,7 @@ def test_multi_part_symbols_are_merged(rendered, classifier):
 
 
 def test_touching_glyphs_are_split(rendered, classifier):
-    from baselines.classical.segment import binarise
+    from markupeval.baselines.classical.segment import binarise
 
     image = rendered[TOUCHING]
     # The case is only a test of splitting if the render really joins two glyphs.
@@ -152,7 +152,7 @@ def test_array_rows_and_cells(rendered, classifier):
 
 
 def test_scripts_follow_size_and_position(rendered, classifier):
-    from baselines.classical.recognize import recognise
+    from markupeval.baselines.classical.recognize import recognise
 
     symbols = recognise(rendered["a _ { i } ^ { 2 }"], classifier)
     a, i, two = sorted(symbols, key=lambda s: (s.left, s.top))[:1] + sorted(symbols[1:], key=lambda s: s.top, reverse=True)
@@ -161,7 +161,7 @@ def test_scripts_follow_size_and_position(rendered, classifier):
 
 
 def test_predict_writes_one_line_per_image(tmp_path, rendered, glyph_set, caplog):
-    from baselines.classical.predict import predict
+    from markupeval.baselines.classical.predict import predict
 
     images = tmp_path / "images"
     images.mkdir()
@@ -185,7 +185,7 @@ def test_predict_writes_one_line_per_image(tmp_path, rendered, glyph_set, caplog
 
 
 def test_predict_rejects_bad_arguments(tmp_path, glyph_set):
-    from baselines.classical.predict import predict
+    from markupeval.baselines.classical.predict import predict
 
     with pytest.raises(InputError, match="no image files"):
         predict(tmp_path, tmp_path / "out.jsonl", glyph_set[1])

@@ -13,9 +13,9 @@ torch = pytest.importorskip("torch", reason="the baselines extra (torch) is not 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
-from baselines.common import checkpoint  # noqa: E402
-from baselines.common.data import ImageSet, bucket_batches, collate  # noqa: E402
-from baselines.common.train import lr_after_validation  # noqa: E402
+from markupeval.baselines.common import checkpoint  # noqa: E402
+from markupeval.baselines.common.data import ImageSet, bucket_batches, collate  # noqa: E402
+from markupeval.baselines.common.train import lr_after_validation  # noqa: E402
 from markupeval.cli import main  # noqa: E402
 from markupeval.data import Vocabulary  # noqa: E402
 from markupeval.errors import InputError  # noqa: E402
@@ -116,7 +116,7 @@ def test_tokenized_training_formulas_replace_the_normalized_ones(build_formula_d
     """IM2TEX-TOK trains on another formula file with the same line indices; its vocabulary is
     then that file's training tokens seen more than once."""
     from markupeval.data import Im2LatexDataset
-    from baselines.common.data import training_vocabulary
+    from markupeval.baselines.common.data import training_vocabulary
 
     data = build_formula_dataset("tok", ["x ^ { 2 }", "x ^ { 3 }", "y"])
     tok = tmp_path / "formulas.tok.lst"

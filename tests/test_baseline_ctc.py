@@ -14,10 +14,10 @@ torch = pytest.importorskip("torch", reason="the baselines extra (torch) is not 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
-from baselines.common.data import Batch  # noqa: E402
-from baselines.ctc.config import build_config  # noqa: E402
-from baselines.ctc.decode import collapse, greedy, prefix_beam  # noqa: E402
-from baselines.ctc.model import BLANK, CRNN  # noqa: E402
+from markupeval.baselines.common.data import Batch  # noqa: E402
+from markupeval.baselines.ctc.config import build_config  # noqa: E402
+from markupeval.baselines.ctc.decode import collapse, greedy, prefix_beam  # noqa: E402
+from markupeval.baselines.ctc.model import BLANK, CRNN  # noqa: E402
 from markupeval.cli import main  # noqa: E402
 
 B = BLANK  # 0
@@ -133,7 +133,7 @@ def test_tiny_model_overfits_single_line_formulas_and_decodes_them_exactly(build
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the GPU path is not exercised here")
 def test_cuda_path_trains_with_bf16():
-    from baselines.common.device import autocast
+    from markupeval.baselines.common.device import autocast
 
     dev = torch.device("cuda")
     model = CRNN(build_config("tiny", vocab_size=20)).to(dev)

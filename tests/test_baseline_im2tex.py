@@ -16,10 +16,10 @@ torch = pytest.importorskip("torch", reason="the baselines extra (torch) is not 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
-from baselines.common.data import Batch  # noqa: E402
-from baselines.im2tex.config import CELL, MODELS, VARIANTS, build_config  # noqa: E402
-from baselines.im2tex.decode import beam_search, greedy  # noqa: E402
-from baselines.im2tex.model import Im2Tex, count_parameters, sparsemax, to_cells  # noqa: E402
+from markupeval.baselines.common.data import Batch  # noqa: E402
+from markupeval.baselines.im2tex.config import CELL, MODELS, VARIANTS, build_config  # noqa: E402
+from markupeval.baselines.im2tex.decode import beam_search, greedy  # noqa: E402
+from markupeval.baselines.im2tex.model import Im2Tex, count_parameters, sparsemax, to_cells  # noqa: E402
 from markupeval.cli import main  # noqa: E402
 
 V = 30
@@ -226,7 +226,7 @@ def test_tiny_model_overfits_rendered_formulas_and_decodes_them_exactly(build_fo
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the GPU path is not exercised here")
 def test_cuda_path_trains_with_bf16_and_decodes():
-    from baselines.common.device import autocast
+    from markupeval.baselines.common.device import autocast
 
     dev = torch.device("cuda")
     model = tiny("hierarchical").to(dev)

@@ -32,7 +32,7 @@ def register(train: Any, predict: Any) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from baselines.classical.glyphs import load_or_build
+    from markupeval.baselines.classical.glyphs import load_or_build
 
     glyphs, path = load_or_build(Path(args.cache) if args.cache else None, rebuild=args.rebuild)
     print(f"glyph set: {len(glyphs.label)} templates of {len(glyphs.labels)} symbols in {path}")
@@ -40,7 +40,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from baselines.classical.predict import predict
+    from markupeval.baselines.classical.predict import predict
     from markupeval.errors import InputError
 
     images = args.images or args.images_dir

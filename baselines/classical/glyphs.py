@@ -21,8 +21,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from baselines.classical.features import FEATURE_DIM, features
-from baselines.classical.segment import binarise, connected_components, merge_masks
+from markupeval.baselines.classical.features import FEATURE_DIM, features
+from markupeval.baselines.classical.segment import binarise, connected_components, merge_masks
 from markupeval.errors import RenderEnvironmentError
 
 log = logging.getLogger("markupeval")

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from baselines.classical.glyphs import GlyphSet, load_or_build
-from baselines.classical.recognize import Classifier, recognise
-from baselines.classical.structure import layout
+from markupeval.baselines.classical.glyphs import GlyphSet, load_or_build
+from markupeval.baselines.classical.recognize import Classifier, recognise
+from markupeval.baselines.classical.structure import layout
 from markupeval.errors import InputError
 
 log = logging.getLogger("markupeval")

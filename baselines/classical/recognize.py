@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from baselines.classical.features import features
-from baselines.classical.geometry import Box
-from baselines.classical.glyphs import EM_PX, KINDS, GlyphSet
-from baselines.classical.segment import Component, binarise, connected_components, merge_masks
+from markupeval.baselines.classical.features import features
+from markupeval.baselines.classical.geometry import Box
+from markupeval.baselines.classical.glyphs import EM_PX, KINDS, GlyphSet
+from markupeval.baselines.classical.segment import Component, binarise, connected_components, merge_masks
 
 # Merging two stacked parts into one multi-part symbol (i, j, =, \leq, ...) is accepted when the
 # merged shape is at least this close to a multi-part template (squared feature distance) ...

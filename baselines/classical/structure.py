@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from baselines.classical.geometry import Box
-from baselines.classical.glyphs import DELIMITERS, EM_PX, OPENING
-from baselines.classical.recognize import Symbol
+from markupeval.baselines.classical.geometry import Box
+from markupeval.baselines.classical.glyphs import DELIMITERS, EM_PX, OPENING
+from markupeval.baselines.classical.recognize import Symbol
 
 AXIS_EM = 0.25  # math axis above the baseline (cmsy axis_height), in em
 LIMIT_OPERATORS = {r"\sum", r"\prod", r"\coprod", r"\bigcup", r"\bigcap", r"\bigoplus", r"\bigotimes",

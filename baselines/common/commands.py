@@ -20,11 +20,11 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from baselines.common import checkpoint
-from baselines.common.config import train_config_from_args
-from baselines.common.data import ImageSet, bucket_batches, loader, training_vocabulary
-from baselines.common.device import autocast, seed_everything, select_device
-from baselines.common.train import fit
+from markupeval.baselines.common import checkpoint
+from markupeval.baselines.common.config import train_config_from_args
+from markupeval.baselines.common.data import ImageSet, bucket_batches, loader, training_vocabulary
+from markupeval.baselines.common.device import autocast, seed_everything, select_device
+from markupeval.baselines.common.train import fit
 from markupeval.data import Im2LatexDataset, Vocabulary, read_formulas
 from markupeval.errors import InputError
 

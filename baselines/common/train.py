@@ -19,10 +19,10 @@ from typing import Any, Callable, Protocol
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from baselines.common import checkpoint
-from baselines.common.config import TrainConfig
-from baselines.common.data import Batch, ImageSet, Vocabulary, bucket_batches, loader
-from baselines.common.device import autocast
+from markupeval.baselines.common import checkpoint
+from markupeval.baselines.common.config import TrainConfig
+from markupeval.baselines.common.data import Batch, ImageSet, Vocabulary, bucket_batches, loader
+from markupeval.baselines.common.device import autocast
 
 log = logging.getLogger("markupeval")
 

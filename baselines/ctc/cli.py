@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from baselines.common.config import TrainConfig, add_predict_arguments, add_train_arguments
-from baselines.ctc.config import build_config
+from markupeval.baselines.common.config import TrainConfig, add_predict_arguments, add_train_arguments
+from markupeval.baselines.ctc.config import build_config
 
 DEFAULT_CHECKPOINT = "runs/ctc/best.pt"
 
@@ -26,10 +26,10 @@ def spec() -> Any:
     """The BaselineSpec of the CTC model (imports torch)."""
     import numpy as np
 
-    from baselines.common.commands import BaselineSpec, DecodeOut
-    from baselines.ctc.config import CTCConfig
-    from baselines.ctc.decode import greedy, prefix_beam
-    from baselines.ctc.model import CRNN
+    from markupeval.baselines.common.commands import BaselineSpec, DecodeOut
+    from markupeval.baselines.ctc.config import CTCConfig
+    from markupeval.baselines.ctc.decode import greedy, prefix_beam
+    from markupeval.baselines.ctc.model import CRNN
 
     def run_decode(model: CRNN, images: Any, beam: int, max_len: int | None) -> DecodeOut:
         logp = model(images).float().cpu().numpy()
@@ -48,13 +48,13 @@ def spec() -> Any:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from baselines.common.commands import run_train
+    from markupeval.baselines.common.commands import run_train
 
     args.out = args.out or "runs/ctc"
     return run_train(args, spec())
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from baselines.common.commands import run_predict
+    from markupeval.baselines.common.commands import run_predict
 
     return run_predict(args, spec())

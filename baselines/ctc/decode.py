@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from baselines.ctc.model import BLANK
+from markupeval.baselines.ctc.model import BLANK
 
 
 def collapse(path: Sequence[int], blank: int = BLANK) -> list[int]:

@@ -17,9 +17,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from baselines.common.data import Batch, Vocabulary
-from baselines.common.train import LossParts
-from baselines.ctc.config import CTCConfig
+from markupeval.baselines.common.data import Batch, Vocabulary
+from markupeval.baselines.common.train import LossParts
+from markupeval.baselines.ctc.config import CTCConfig
 
 BLANK = Vocabulary.pad_id  # <pad> is never a target token, so it doubles as the CTC blank
 

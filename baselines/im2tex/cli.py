@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from baselines.common.config import TrainConfig, add_predict_arguments, add_train_arguments
-from baselines.im2tex.config import MODELS, build_config
+from markupeval.baselines.common.config import TrainConfig, add_predict_arguments, add_train_arguments
+from markupeval.baselines.im2tex.config import MODELS, build_config
 
 DEFAULT_CHECKPOINT = "runs/im2tex/best.pt"
 
@@ -37,10 +37,10 @@ def register(train: Any, predict: Any) -> None:
 
 def spec() -> Any:
     """The BaselineSpec of IM2TEX (imports torch)."""
-    from baselines.common.commands import BaselineSpec, DecodeOut
-    from baselines.im2tex.config import Im2TexConfig
-    from baselines.im2tex.decode import decode
-    from baselines.im2tex.model import Im2Tex
+    from markupeval.baselines.common.commands import BaselineSpec, DecodeOut
+    from markupeval.baselines.im2tex.config import Im2TexConfig
+    from markupeval.baselines.im2tex.decode import decode
+    from markupeval.baselines.im2tex.model import Im2Tex
 
     def make_config(args: argparse.Namespace, vocab_size: int) -> Im2TexConfig:
         return build_config(args.variant, args.size, vocab_size=vocab_size)
@@ -67,13 +67,13 @@ def spec() -> Any:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from baselines.common.commands import run_train
+    from markupeval.baselines.common.commands import run_train
 
     args.out = args.out or ("runs/im2tex" if args.variant == "standard" else f"runs/im2tex-{args.variant}")
     return run_train(args, spec())
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from baselines.common.commands import run_predict
+    from markupeval.baselines.common.commands import run_predict
 
     return run_predict(args, spec())

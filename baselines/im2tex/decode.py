@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
-from baselines.common.data import Vocabulary
-from baselines.im2tex.model import Im2Tex
+from markupeval.baselines.common.data import Vocabulary
+from markupeval.baselines.im2tex.model import Im2Tex
 
 
 @dataclass

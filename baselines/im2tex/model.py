@@ -2,7 +2,7 @@
 
 The whole network in one file, in the nanoGPT spirit: :class:`Im2TexConfig` holds every size,
 :class:`Im2Tex` builds from it, ``training_loss`` returns the loss, ``encode`` / ``step`` are what
-the decoders in :mod:`baselines.im2tex.decode` drive. Shapes in comments: B batch, H'/W' the fine
+the decoders in :mod:`markupeval.baselines.im2tex.decode` drive. Shapes in comments: B batch, H'/W' the fine
 grid (image / 8), Hc/Wc the coarse grid (fine / 4), N coarse cells, K fine positions per cell,
 D feature size, A attention size, V vocabulary.
 
@@ -28,9 +28,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from baselines.common.data import Batch, Vocabulary
-from baselines.common.train import LossParts
-from baselines.im2tex.config import CELL, Im2TexConfig
+from markupeval.baselines.common.data import Batch, Vocabulary
+from markupeval.baselines.common.train import LossParts
+from markupeval.baselines.im2tex.config import CELL, Im2TexConfig
 
 # ----------------------------------------------------------------------------------------------
 # sparsemax (Martins & Astudillo, 2016)

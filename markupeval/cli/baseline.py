@@ -1,6 +1,6 @@
 """``markupeval baseline train NAME ...`` and ``markupeval baseline predict NAME ...``.
 
-Each baseline lives in ``baselines.<name>`` and exposes ``cli.register(train, predict)``, which adds
+Each baseline lives in ``markupeval.baselines.<name>`` and exposes ``cli.register(train, predict)``, which adds
 a parser named after the baseline to either sub-command (see ``baselines/README.md``). The
 registering modules import no torch; a baseline whose module is absent (the package not
 installed) is listed with a note, and running a neural one without torch says which extra to
@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
     train_sub = train.add_subparsers(dest="baseline", metavar="NAME")
     predict_sub = predict.add_subparsers(dest="baseline", metavar="NAME")
     try:
-        from baselines import BASELINES
+        from markupeval.baselines import BASELINES
     except ImportError:
         BASELINES = {}
         log.debug("the baselines package is not installed")
