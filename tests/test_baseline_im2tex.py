@@ -232,10 +232,10 @@ def test_cuda_path_trains_with_bf16_and_decodes():
     model = tiny("hierarchical").to(dev)
     batch = random_batch().to(dev)
     opt = torch.optim.Adam(model.parameters(), 1e-3)
-    with autocast(dev, True):
+    with autocast(dev, "bf16"):
         loss = model.training_loss(batch).loss
     loss.backward()
     opt.step()
-    with autocast(dev, True):
+    with autocast(dev, "bf16"):
         out = beam_search(model, batch.images, beam=3, max_len=6)
     assert len(out.ids) == 3 and out.steps > 0

@@ -22,10 +22,11 @@ from rich.table import Table
 
 from markupeval.baselines.common import checkpoint
 from markupeval.baselines.common.config import train_config_from_args
-from markupeval.baselines.common.data import ImageSet, bucket_batches, loader, training_vocabulary
+from markupeval.baselines.common.data import ImageSet, bucket_batches, training_vocabulary
 from markupeval.baselines.common.device import autocast, seed_everything, select_device
 from markupeval.baselines.common.train import fit
 from markupeval.data import Im2LatexDataset, Vocabulary, read_formulas
+from markupeval.data.reader import list_file
 from markupeval.errors import InputError
 
 log = logging.getLogger("markupeval")
@@ -57,7 +58,9 @@ def run_train(args: argparse.Namespace, spec: BaselineSpec) -> int:
     roots = [Path(d) for d in args.data]
     device = select_device(args.device)
     seed_everything(args.seed, device, args.threads)
-    train_ds, val_ds = Im2LatexDataset(roots, "train"), Im2LatexDataset(roots, "validate")
+    # A synthetic set has only a training list: validation reads the directories that have one.
+    val_roots = [r for r in roots if list_file(r, "validate").is_file()] or roots
+    train_ds, val_ds = Im2LatexDataset(roots, "train"), Im2LatexDataset(val_roots, "validate")
     formulas = read_formulas(Path(args.formulas)) if getattr(args, "formulas", None) else None
     vocab = training_vocabulary(train_ds, formulas)
     train = ImageSet.from_dataset(train_ds, vocab, formulas, args.max_tokens, args.train_limit)
@@ -114,7 +117,7 @@ def run_predict(args: argparse.Namespace, spec: BaselineSpec) -> int:
         data = ImageSet.from_directory(Path(args.images), vocab, args.limit)
     else:
         data = ImageSet.from_dataset(Im2LatexDataset(Path(args.data), args.split), vocab, limit=args.limit)
-    preds, stats = predict(model, spec, data, args.beam, args.batch_size, device, args.bf16,
+    preds, stats = predict(model, spec, data, args.beam, args.batch_size, device, args.precision,
                            gold_scores=bool(args.results), max_len=args.max_len)
     write_jsonl(Path(args.out), data.names, preds)
     if args.results:
@@ -133,7 +136,7 @@ class Prediction:
 
 
 def predict(model: torch.nn.Module, spec: BaselineSpec, data: ImageSet, beam: int, batch_size: int,
-            device: torch.device, bf16: bool = True, gold_scores: bool = False,
+            device: torch.device, precision: str = "auto", gold_scores: bool = False,
             max_len: int | None = None) -> tuple[dict[str, Prediction], dict[str, float]]:
     """Decode every image; returns predictions by image name and the summed decoder counters."""
     preds: dict[str, Prediction] = {}
@@ -141,9 +144,10 @@ def predict(model: torch.nn.Module, spec: BaselineSpec, data: ImageSet, beam: in
     batches = bucket_batches(data.sizes, batch_size, shuffle=False)
     with Progress(transient=True) as progress:
         task = progress.add_task("decoding", total=len(data.names))
-        for batch in loader(data, batches, device):
+        data.plan(batches)
+        for batch in data.loader(device):
             batch = batch.to(device)
-            with torch.no_grad(), autocast(device, bf16):
+            with torch.no_grad(), autocast(device, precision):
                 out = spec.decode(model, batch.images, beam, max_len)
                 gold = spec.gold_logprob(model, batch).tolist() if gold_scores else [None] * len(batch.names)
             stats.update(out.stats)

@@ -86,11 +86,29 @@ def collate(images: Sequence[np.ndarray], token_lists: Sequence[Sequence[str]], 
     return Batch(torch.from_numpy(arr), tgt, torch.tensor(lengths, dtype=torch.long), names)
 
 
+class BatchPlan(torch.utils.data.Sampler):
+    """The batches of the current pass, replaceable between passes.
+
+    A ``DataLoader`` with persistent workers keeps its sampler in the main process and sends the
+    workers only indices, so swapping the plan for each epoch keeps the same workers alive.
+    """
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
 class ImageSet(torch.utils.data.Dataset):
     """Images held in memory (decoded once) with their formulas, served as whole batches.
 
-    Serving batches (``DataLoader(batch_size=None)``) lets worker processes collate while the GPU
-    trains; on CPU the loader runs in-process, so runs stay deterministic.
+    One ``DataLoader`` per set, made on first use and kept: on CUDA its worker processes collate
+    while the GPU trains and persist across epochs and validations (starting them costs seconds
+    per pass); on CPU the loader runs in-process, so runs stay deterministic.
     """
 
     def __init__(self, names: Sequence[str], tokens: Sequence[Sequence[str]], load: Callable[[int], np.ndarray],
@@ -100,7 +118,9 @@ class ImageSet(torch.utils.data.Dataset):
         self.vocab = vocab
         self.images = [load(i) for i in range(len(self.names))]
         self.sizes = [im.shape for im in self.images]
-        self.batches: list[list[int]] = []
+        self._plan = BatchPlan()
+        self._loader: torch.utils.data.DataLoader | None = None
+        self._loader_key: tuple[str, int] | None = None
 
     @classmethod
     def from_dataset(cls, ds: Im2LatexDataset, vocab: Vocabulary, formulas: Sequence[str] | None = None,
@@ -134,19 +154,29 @@ class ImageSet(torch.utils.data.Dataset):
         return cls([p.name for p in paths], [()] * len(paths), lambda i: load_image(paths[i]), vocab)
 
     def __len__(self) -> int:
-        return len(self.batches)
+        return len(self.names)
 
-    def __getitem__(self, i: int) -> Batch:
-        idx = self.batches[i]
+    def __getitem__(self, i: int) -> int:
+        return i  # the loader's collate_fn gathers a whole batch from the in-memory lists
+
+    def collate(self, idx: Sequence[int]) -> Batch:
         return collate([self.images[j] for j in idx], [self.tokens[j] for j in idx],
                        [self.names[j] for j in idx], self.vocab)
 
+    def plan(self, batches: list[list[int]]) -> None:
+        """Set the batches (lists of indices) the next pass over ``loader()`` yields."""
+        self._plan.batches = batches
 
-def loader(data: ImageSet, batches: list[list[int]], device: torch.device, workers: int = 2) -> torch.utils.data.DataLoader:
-    data.batches = batches
-    cuda = device.type == "cuda"
-    return torch.utils.data.DataLoader(data, batch_size=None, shuffle=False, num_workers=workers if cuda else 0,
-                                       pin_memory=cuda)
+    def loader(self, device: torch.device, workers: int = 2) -> torch.utils.data.DataLoader:
+        """The set's one loader for ``device``, yielding the planned batches in order."""
+        cuda = device.type == "cuda"
+        n = workers if cuda else 0
+        if self._loader is None or self._loader_key != (device.type, n):
+            self._loader = torch.utils.data.DataLoader(
+                self, batch_sampler=self._plan, collate_fn=self.collate, num_workers=n,
+                pin_memory=cuda, persistent_workers=n > 0)
+            self._loader_key = (device.type, n)
+        return self._loader
 
 
 def training_vocabulary(ds: Im2LatexDataset, formulas: Sequence[str] | None) -> Vocabulary:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -43,11 +43,36 @@ def seed_everything(seed: int, device: torch.device, threads: int | None = None)
         torch.backends.cudnn.allow_tf32 = True
 
 
+def get_rng_state() -> dict[str, Any]:
+    """Every RNG state a training step draws from, in a form a ``weights_only`` checkpoint holds.
+
+    Only torch's generators are drawn from inside the loop (hard attention samples its coarse
+    cell with ``torch.multinomial``); epoch orders come from their own seeded ``random.Random``.
+    """
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def uses_bf16(device: torch.device, precision: str = "auto") -> bool:
+    """``auto`` is bf16 on CUDA (no loss scaling needed, unlike fp16) and fp32 on CPU."""
+    if precision not in ("auto", "fp32", "bf16"):
+        raise MarkupEvalError(f"unknown precision {precision!r}: use auto, fp32 or bf16")
+    return precision == "bf16" or (precision == "auto" and device.type == "cuda")
+
+
 @contextlib.contextmanager
-def autocast(device: torch.device, enabled: bool = True) -> Iterator[None]:
-    """bf16 autocast on CUDA (no loss scaling needed, unlike fp16); plain fp32 on CPU."""
-    if device.type == "cuda" and enabled:
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+def autocast(device: torch.device, precision: str = "auto") -> Iterator[None]:
+    """bf16 autocast where :func:`uses_bf16` says so, else plain fp32."""
+    if uses_bf16(device, precision):
+        with torch.autocast(device.type, dtype=torch.bfloat16):
             yield
     else:
         yield

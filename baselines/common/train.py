@@ -21,17 +21,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from markupeval.baselines.common import checkpoint
 from markupeval.baselines.common.config import TrainConfig
-from markupeval.baselines.common.data import Batch, ImageSet, Vocabulary, bucket_batches, loader
-from markupeval.baselines.common.device import autocast
+from markupeval.baselines.common.data import Batch, ImageSet, Vocabulary, bucket_batches
+from markupeval.baselines.common.device import autocast, get_rng_state, set_rng_state
 
 log = logging.getLogger("markupeval")
 
 
 @dataclass
 class LossParts:
+    """One batch's loss. ``nll`` and ``tokens`` stay tensors on the model's device: reading them
+    as Python numbers forces a host sync per step, which stalls a GPU's queue of kernels."""
+
     loss: torch.Tensor    # scalar to back-propagate
-    nll: float            # summed negative log-likelihood of the batch's target tokens
-    tokens: int           # number of target tokens it was summed over (incl. </s> where modelled)
+    nll: torch.Tensor     # detached scalar: summed negative log-likelihood of the batch's target tokens
+    tokens: torch.Tensor  # scalar: number of target tokens it was summed over (incl. </s> where modelled)
 
 
 class Trainable(Protocol):
@@ -45,6 +48,10 @@ class TrainResult:
     steps: int
     seconds: float
     history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _ppl(nll: torch.Tensor, tokens: torch.Tensor) -> float:
+    return math.exp(min(float(nll) / max(int(tokens), 1), 50.0))
 
 
 def lr_after_validation(lr: float, val_ppl: float, prev_val_ppl: float | None, decay: float) -> float:
@@ -63,18 +70,20 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
 
 
 @torch.no_grad()
-def evaluate_perplexity(model: Trainable, data: ImageSet, batch_size: int, device: torch.device, bf16: bool) -> float:
+def evaluate_perplexity(model: Trainable, data: ImageSet, batch_size: int, device: torch.device, precision: str) -> float:
     """exp(summed NLL / tokens) over a split, in eval mode."""
     was_training = model.training  # type: ignore[attr-defined]
     model.eval()  # type: ignore[attr-defined]
-    nll, tokens = 0.0, 0
-    for batch in loader(data, bucket_batches(data.sizes, batch_size, shuffle=False), device):
-        with autocast(device, bf16):
+    nll = torch.zeros((), dtype=torch.float64, device=device)
+    tokens = torch.zeros((), dtype=torch.long, device=device)
+    data.plan(bucket_batches(data.sizes, batch_size, shuffle=False))
+    for batch in data.loader(device):
+        with autocast(device, precision):
             parts = model.training_loss(batch.to(device))
         nll += parts.nll
         tokens += parts.tokens
     model.train(was_training)  # type: ignore[attr-defined]
-    return math.exp(min(nll / max(tokens, 1), 50.0))
+    return math.exp(min(float(nll) / max(int(tokens), 1), 50.0))
 
 
 def fit(
@@ -110,12 +119,18 @@ def fit(
         opt.load_state_dict(ckpt["optimizer"])
         state.update(ckpt["train_state"])
         history = list(ckpt.get("history", []))
+        if "rng" in ckpt:
+            set_rng_state(ckpt["rng"])
+        else:
+            log.warning("%s holds no RNG state (an older checkpoint): a run that samples (c2f-hard) "
+                        "continues with fresh random draws, so it will not equal an uninterrupted run", last)
         log.info("resumed from %s at epoch %d step %d", last, state["epoch"] + 1, state["step_in_epoch"])
 
     def payload() -> dict[str, Any]:
         return {"kind": kind, "config": dataclasses.asdict(model_config), "vocab": vocab.tokens,
                 "model": model.state_dict(), "optimizer": opt.state_dict(), "train_state": dict(state),
-                "train_config": dataclasses.asdict(cfg), "history": history, **(extra() if extra else {})}
+                "train_config": dataclasses.asdict(cfg), "history": history, "rng": get_rng_state(),
+                **(extra() if extra else {})}
 
     started = time.monotonic() - state["seconds"]
     out_of_time = False
@@ -129,10 +144,14 @@ def fit(
             batches = bucket_batches(train_set.sizes, cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + epoch)
             skip = state["step_in_epoch"]
             task = progress.add_task(f"epoch {epoch + 1}/{cfg.epochs}", total=len(batches), completed=skip, info="")
-            nll_sum, tok_sum, img_sum, t0 = 0.0, 0, 0, time.monotonic()
-            for batch in loader(train_set, batches[skip:], device, cfg.workers):
+            # Sums stay on the device; they are read (one host sync) only every `log_every` steps.
+            nll_sum = torch.zeros((), dtype=torch.float64, device=device)
+            tok_sum = torch.zeros((), dtype=torch.long, device=device)
+            img_sum, t0 = 0, time.monotonic()
+            train_set.plan(batches[skip:])
+            for batch in train_set.loader(device, cfg.workers):
                 batch = batch.to(device)
-                with autocast(device, cfg.bf16):
+                with autocast(device, cfg.precision):
                     parts = model.training_loss(batch)
                 opt.zero_grad(set_to_none=True)
                 parts.loss.backward()
@@ -141,10 +160,15 @@ def fit(
                 opt.step()
                 state["steps"] += 1
                 state["step_in_epoch"] += 1
-                nll_sum, tok_sum, img_sum = nll_sum + parts.nll, tok_sum + parts.tokens, img_sum + len(batch.names)
+                nll_sum += parts.nll
+                tok_sum += parts.tokens
+                img_sum += len(batch.names)
                 dt = max(time.monotonic() - t0, 1e-9)
-                progress.update(task, advance=1, info=f"ppl {math.exp(min(nll_sum / max(tok_sum, 1), 50)):.3f} "
-                                f"lr {state['lr']:.3g} {img_sum / dt:.1f} img/s")
+                if state["step_in_epoch"] % cfg.log_every == 0:
+                    progress.update(task, advance=1, info=f"ppl {_ppl(nll_sum, tok_sum):.3f} "
+                                    f"lr {state['lr']:.3g} {img_sum / dt:.1f} img/s")
+                else:
+                    progress.update(task, advance=1)
                 state["seconds"] = time.monotonic() - started
                 if cfg.max_minutes is not None and state["seconds"] > cfg.max_minutes * 60:
                     out_of_time = True
@@ -153,12 +177,12 @@ def fit(
                     checkpoint.save(last, payload())
                     # A log line too: the progress bar shows nothing when output goes to a file.
                     log.info("step %d (epoch %d): train ppl %.3f, %.1f img/s", state["steps"], epoch + 1,
-                             math.exp(min(nll_sum / max(tok_sum, 1), 50)), img_sum / dt)
+                             _ppl(nll_sum, tok_sum), img_sum / dt)
             dt = max(time.monotonic() - t0, 1e-9)
-            val_ppl = evaluate_perplexity(model, val_set, cfg.batch_size, device, cfg.bf16)
+            val_ppl = evaluate_perplexity(model, val_set, cfg.batch_size, device, cfg.precision)
             record = {"epoch": epoch + 1, "steps": state["steps"], "complete": not out_of_time,
-                      "train_ppl": math.exp(min(nll_sum / max(tok_sum, 1), 50)), "val_ppl": val_ppl,
-                      "lr": state["lr"], "images_per_s": img_sum / dt, "tokens_per_s": tok_sum / dt,
+                      "train_ppl": _ppl(nll_sum, tok_sum), "val_ppl": val_ppl,
+                      "lr": state["lr"], "images_per_s": img_sum / dt, "tokens_per_s": int(tok_sum) / dt,
                       "seconds": time.monotonic() - started}
             history.append(record)
             log.info("epoch %d: train ppl %.3f, val ppl %.3f, lr %.3g, %.1f img/s", epoch + 1,

@@ -122,11 +122,18 @@ class Memory:
     fine_mask: torch.Tensor       # (B, N, K) bool: real (not padding) fine positions
     coarse: torch.Tensor | None = None       # (B, N, Dc)
     coarse_proj: torch.Tensor | None = None  # (B, N, A)
+    # Constant over the decoding steps, so counted once per image instead of at every step.
+    valid: torch.Tensor | None = None        # (B, N) float: real positions per cell
+    unpadded: bool = False        # no cell holds padding, so the fine softmax needs no mask
+
+    def __post_init__(self) -> None:
+        if self.valid is None:
+            self.valid = self.fine_mask.sum(dim=2).float()
 
     def index_select(self, idx: torch.Tensor) -> "Memory":
         pick = lambda t: None if t is None else t.index_select(0, idx)  # noqa: E731
         return Memory(pick(self.fine), pick(self.fine_proj), pick(self.fine_mask), pick(self.coarse),
-                      pick(self.coarse_proj))
+                      pick(self.coarse_proj), pick(self.valid), self.unpadded)
 
 
 @dataclass
@@ -141,10 +148,11 @@ class DecoderState:
 
 @dataclass
 class StepInfo:
-    """Per-row attention facts of one decoding step."""
+    """Per-row attention facts of one decoding step. The lookup counts are None when the step
+    was asked not to count them (training, which never reads them)."""
 
-    coarse_lookups: torch.Tensor             # (B,) coarse cells scored
-    fine_lookups: torch.Tensor               # (B,) fine positions scored
+    coarse_lookups: torch.Tensor | None      # (B,) coarse cells scored
+    fine_lookups: torch.Tensor | None        # (B,) fine positions scored
     coarse_logp: torch.Tensor | None = None  # (B,) log-prob of the sampled cell (c2f-hard, training)
     coarse_weights: torch.Tensor | None = None  # (B, N)
     fine_weights: torch.Tensor | None = None    # (B, N, K) overall weight of each fine position
@@ -199,6 +207,8 @@ class Im2Tex(nn.Module):
         self.generator = nn.Linear(hd, cfg.vocab_size)
         # REINFORCE moving-average baseline of the return (c2f-hard); a buffer, so checkpointed.
         self.register_buffer("reward_baseline", torch.zeros(()))
+        # Not a setting of the model: how its recurrent state is computed under autocast.
+        self.fp32_state = True
 
     # -- encoding ---------------------------------------------------------------------------
 
@@ -222,14 +232,16 @@ class Im2Tex(nn.Module):
             # Coarse-only: the coarse features are the memory; no fine lookups at all.
             cells = coarse[:, :, None, :]
             return Memory(cells, None, torch.ones(cells.shape[:3], dtype=torch.bool,
-                          device=cells.device), coarse, coarse_proj)
+                          device=cells.device), coarse, coarse_proj, unpadded=True)
         fine = self.encoder(feats) if self.encoder is not None else feats.permute(0, 2, 3, 1)  # (B, H', W', D)
         if self.cfg.attention == "standard":
             cells = fine.reshape(b, 1, -1, fine.size(-1))                      # (B, 1, H'W', D)
             mask = torch.ones(cells.shape[:3], dtype=torch.bool, device=cells.device)
+            full = True
         else:
             cells, mask = to_cells(fine, CELL)                                 # (B, N, 16, D)
-        return Memory(cells, self.fine_key(cells), mask, coarse, coarse_proj)
+            full = fine.size(1) % CELL == 0 and fine.size(2) % CELL == 0
+        return Memory(cells, self.fine_key(cells), mask, coarse, coarse_proj, unpadded=full)
 
     # -- one decoding step ------------------------------------------------------------------
 
@@ -237,18 +249,21 @@ class Im2Tex(nn.Module):
         z = torch.zeros(batch_size, self.cfg.decoder_hidden, device=device, dtype=dtype)
         return DecoderState(z, z.clone(), z.clone())
 
-    def attend(self, h: torch.Tensor, mem: Memory) -> tuple[torch.Tensor, StepInfo]:
-        """Context vector (B, D) for decoder state h (B, hd), by the configured variant."""
+    def attend(self, h: torch.Tensor, mem: Memory, count: bool = True) -> tuple[torch.Tensor, StepInfo]:
+        """Context vector (B, D) for decoder state h (B, hd), by the configured variant.
+
+        ``count`` fills the lookup counters of Table 4; training passes False and skips them.
+        """
         cfg = self.cfg
         b, n, k = mem.fine_mask.shape
-        valid = mem.fine_mask.sum(dim=2)                                       # (B, N) real positions per cell
-        zeros = torch.zeros(b, device=h.device)
+        valid = mem.valid                                                      # (B, N) real positions per cell
+        zeros = torch.zeros(b, device=h.device) if count else None
         if not cfg.hierarchical:
-            w = self._fine_softmax(h, mem.fine_proj, mem.fine_mask)            # (B, 1, K)
+            w = self._fine_softmax(h, mem.fine_proj, None if mem.unpadded else mem.fine_mask)  # (B, 1, K)
             ctx = torch.einsum("bnk,bnkd->bd", w.to(mem.fine.dtype), mem.fine)
-            return ctx, StepInfo(zeros, valid.sum(1).float(), fine_weights=w)
+            return ctx, StepInfo(zeros, valid.sum(1) if count else None, fine_weights=w)
         e = self.coarse_beta(torch.tanh(self.coarse_query(h)[:, None] + mem.coarse_proj)).squeeze(-1).float()  # (B, N)
-        n_coarse = torch.full((b,), float(n), device=h.device)
+        n_coarse = torch.full((b,), float(n), device=h.device) if count else None
         if cfg.attention == "coarse":
             a = e.softmax(-1)
             ctx = torch.einsum("bn,bnd->bd", a.to(mem.coarse.dtype), mem.coarse)
@@ -264,30 +279,48 @@ class Im2Tex(nn.Module):
             proj, fine, mask = mem.fine_proj[rows, z], mem.fine[rows, z], mem.fine_mask[rows, z]  # (B, K, .)
             w = self._fine_softmax(h, proj[:, None], mask[:, None]).squeeze(1)  # (B, K)
             ctx = torch.einsum("bk,bkd->bd", w.to(fine.dtype), fine)
-            return ctx, StepInfo(n_coarse, mask.sum(1).float(), coarse_logp=logp[rows, z],
+            return ctx, StepInfo(n_coarse, valid[rows, z] if count else None, coarse_logp=logp[rows, z],
                                  coarse_weights=F.one_hot(z, n).float())
         a = e.softmax(-1) if cfg.attention == "hierarchical" else sparsemax(e)  # (B, N)
-        local = self._fine_softmax(h, mem.fine_proj, mem.fine_mask)            # (B, N, K), each cell sums to 1
+        local = self._fine_softmax(h, mem.fine_proj, None if mem.unpadded else mem.fine_mask)  # (B, N, K)
         w = a[:, :, None] * local
         ctx = torch.einsum("bnk,bnkd->bd", w.to(mem.fine.dtype), mem.fine)
         # Sparsemax reads fine features only inside cells with non-zero weight; computing the
         # others and multiplying by 0 gives the same context, so lookups are counted, not skipped.
-        fine_lookups = (valid * (a > 0)).sum(1).float()
+        fine_lookups = (valid * (a > 0)).sum(1) if count else None
         return ctx, StepInfo(n_coarse, fine_lookups, coarse_weights=a, fine_weights=w)
 
-    def _fine_softmax(self, h: torch.Tensor, proj: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Softmax of beta^T tanh(W1 h + W2 v) over the K positions of each cell: (B, N, K)."""
+    def _fine_softmax(self, h: torch.Tensor, proj: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """Softmax of beta^T tanh(W1 h + W2 v) over the K positions of each cell: (B, N, K).
+        ``mask`` None: every position is real (no padding to mask)."""
         q = self.fine_query(h)[:, None, None, :]                               # (B, 1, 1, A)
         e = self.fine_beta(torch.tanh(q + proj)).squeeze(-1).float()          # (B, N, K)
-        return e.masked_fill(~mask, float("-inf")).softmax(-1)
+        if mask is not None:
+            e = e.masked_fill(~mask, float("-inf"))
+        return e.softmax(-1)
+
+    def advance(self, emb: torch.Tensor, state: DecoderState, mem: Memory,
+                count: bool = True) -> tuple[DecoderState, StepInfo]:
+        """The recurrent part of a step: embedded previous tokens (B, E) -> new state (its ``o``
+        is what the generator reads). Split from the generator so teacher forcing can project
+        all steps' outputs with one matrix product."""
+        x = torch.cat([emb, state.o.to(emb.dtype)], dim=1)
+        if self.fp32_state:
+            # Under bf16 autocast the cell would return h and c in bf16, and c is a running sum
+            # carried over up to 150 steps: its rounding drifts (benchmarks/bf16_drift.py). The
+            # cell's matrix products are small, so keeping it in fp32 costs little.
+            with torch.autocast(x.device.type, enabled=False):
+                h, c = self.lstm(x.float(), (state.h.float(), state.c.float()))
+        else:
+            h, c = self.lstm(x, (state.h, state.c))
+        ctx, info = self.attend(h, mem, count)
+        o = torch.tanh(self.combine(torch.cat([h, ctx.to(h.dtype)], dim=1)))
+        return DecoderState(h, c, o), info
 
     def step(self, y_prev: torch.Tensor, state: DecoderState, mem: Memory) -> tuple[torch.Tensor, DecoderState, StepInfo]:
         """One decoder step: previous token ids (B,) -> logits (B, V), new state, attention facts."""
-        x = torch.cat([self.embed(y_prev), state.o.to(self.embed.weight.dtype)], dim=1)
-        h, c = self.lstm(x, (state.h, state.c))
-        ctx, info = self.attend(h, mem)
-        o = torch.tanh(self.combine(torch.cat([h, ctx.to(h.dtype)], dim=1)))
-        return self.generator(o), DecoderState(h, c, o), info
+        state, info = self.advance(self.embed(y_prev), state, mem)
+        return self.generator(state.o), state, info
 
     # -- training ---------------------------------------------------------------------------
 
@@ -295,12 +328,13 @@ class Im2Tex(nn.Module):
         """Teacher-forced logits (B, T-1, V) for targets (B, T) = <s> y_1 .. y_n </s> <pad>..."""
         mem = self.encode(images)
         state = self.init_state(targets.size(0), images.device)
+        emb = self.embed(targets[:, :-1])                                      # (B, T-1, E), all steps at once
         outs, infos = [], []
         for t in range(targets.size(1) - 1):
-            logits, state, info = self.step(targets[:, t], state, mem)
-            outs.append(logits)
+            state, info = self.advance(emb[:, t], state, mem, count=False)
+            outs.append(state.o)
             infos.append(info)
-        return torch.stack(outs, dim=1), infos
+        return self.generator(torch.stack(outs, dim=1)), infos
 
     def training_loss(self, batch: Batch) -> LossParts:
         """Summed token NLL per formula (im2markup's normalisation), plus REINFORCE for c2f-hard."""
@@ -311,7 +345,7 @@ class Im2Tex(nn.Module):
         loss = nll / b
         if self.cfg.attention == "c2f-hard" and self.training:
             loss = loss + self._reinforce(tok_logp.detach(), mask, infos) / b
-        return LossParts(loss, float(nll.detach()), int(mask.sum()))
+        return LossParts(loss, nll.detach(), mask.sum())
 
     @torch.no_grad()
     def sequence_logprob(self, batch: Batch) -> torch.Tensor:
