@@ -114,7 +114,11 @@ def score_files(
     }
     if render_set is not None:
         inputs["render_gold"] = str(render_gold)
-    return score(pred_set, gold_set, config, name=name or predictions.stem, inputs=inputs, render_gold=render_set)
+    run = score(pred_set, gold_set, config, name=name or predictions.stem, inputs=inputs, render_gold=render_set)
+    if render_set is not None:
+        run.notes.append(f"gold images rendered from {render_gold} ({render_set.source}); text metrics against {gold}"
+                         + ("" if config.images else "; with --no-images it only decides which lines are empty"))
+    return run
 
 
 def _score_crohme(predictions: Path, dataset: str, crohme_dir, fmt: str, duplicates, config: ScoreConfig,
