@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from markupeval.metrics import get_metric
 from markupeval.metrics.base import Score, Signature
 from markupeval.render_gold import RenderGold, read_render_gold
 from markupeval.run import RenderOutcome, RunResult, SampleResult
+
+if TYPE_CHECKING:
+    from markupeval.image_scoring import ImageScoring
 
 log = logging.getLogger("markupeval")
 
@@ -121,8 +124,8 @@ def score_files(
     return run
 
 
-def _score_crohme(predictions: Path, dataset: str, crohme_dir, fmt: str, duplicates, config: ScoreConfig,
-                  name: str | None) -> RunResult:
+def _score_crohme(predictions: Path, dataset: str, crohme_dir: Path | str | None, fmt: str,
+                  duplicates: Literal["error", "first", "last"], config: ScoreConfig, name: str | None) -> RunResult:
     from markupeval.data.crohme import load_crohme
 
     if config.gold_variant != "norm":
@@ -269,7 +272,9 @@ def _excluded(refs: Sequence[str], render_refs: Sequence[str], config: ScoreConf
     return np.array([not r.strip() or not g.strip() for r, g in zip(refs, render_refs)], dtype=bool)
 
 
-def _score_images_kept(render_refs: list[str], aligned: list[str | None], excluded: np.ndarray, render_options: dict):
+def _score_images_kept(
+    render_refs: list[str], aligned: list[str | None], excluded: np.ndarray, render_options: dict
+) -> tuple["ImageScoring", list[tuple[RenderOutcome, RenderOutcome]]]:
     """Image metrics over the items not excluded; excluded items get zero statistics and the
     render status ``excluded`` (they are neither rendered nor failures)."""
     from markupeval.image_scoring import score_images
