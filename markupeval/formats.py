@@ -64,8 +64,12 @@ def image_key(name: str) -> str:
     return name[:-4] if name.lower().endswith(".png") else name
 
 
-def read_lines(path: Path | str) -> list[str]:
-    """A text file's lines: UTF-8, split on ``\\n`` only, CR removed, no phantom final line."""
+def read_lines(path: Path | str, errors: Literal["strict", "surrogateescape"] = "strict") -> list[str]:
+    """A text file's lines: UTF-8, split on ``\\n`` only, CR removed, no phantom final line.
+
+    ``errors="surrogateescape"`` keeps bytes that are not UTF-8 as lone surrogates, which the
+    renderer writes back as the same bytes (for raw label files, which are not all UTF-8).
+    """
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -76,7 +80,7 @@ def read_lines(path: Path | str) -> list[str]:
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", path) from None
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8", errors=errors)
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise InputError(f"not valid UTF-8 (byte 0x{data[exc.start]:02x})", path, line) from None
@@ -95,6 +99,7 @@ def read_gold(
     gold: Path | str,
     names: Path | str | None = None,
     split: Path | str | None = None,
+    errors: Literal["strict", "surrogateescape"] = "strict",
 ) -> GoldSet:
     """Gold formulas with their image names.
 
@@ -104,7 +109,7 @@ def read_gold(
     in ``im2latex_test.lst``). With neither, items are named by their 0-based line number.
     """
     gold = Path(gold)
-    formulas = read_lines(gold)
+    formulas = read_lines(gold, errors)
     if not formulas:
         raise InputError("gold file is empty", gold)
     if names is not None and split is not None:

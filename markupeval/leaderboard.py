@@ -60,7 +60,10 @@ COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 # Run-file metric names that map one to one onto a column (fractions, shown x100).
 _RUN_FRACTIONS = ("image_edit_distance", "image_match", "image_match_ws", "edit_distance", "exact_match")
 
-DATASET_ORDER = ("IM2LATEX-100K", "CROHME14", "CROHME13")
+DATASET_ORDER = ("IM2LATEX-100K", "CROHME14", "CROHME13", "CROHME16")
+
+#: A run file's ``inputs.dataset`` (``markupeval score --dataset``) -> the board's dataset name.
+RUN_DATASETS = {"crohme2013": "CROHME13", "crohme2014": "CROHME14", "crohme2016": "CROHME16"}
 
 
 @dataclass
@@ -180,6 +183,8 @@ def measured_row(run: RunView, dataset: str = "IM2LATEX-100K") -> Row:
     unknown = set(run.metrics) - {"bleu", "bleu_tok", "bleu_norm", *_RUN_FRACTIONS}
     if unknown:
         log.info("%s: metrics without a leaderboard column: %s", run.path, ", ".join(sorted(unknown)))
+    # A run scored with --dataset goes beside that dataset's published rows whatever the default.
+    dataset = RUN_DATASETS.get(str(run.inputs.get("dataset")), dataset)
     return Row(run.name, "", dataset, MEASURED, values, f"run {run.path.name}", signature=run.signature)
 
 

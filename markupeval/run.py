@@ -19,12 +19,13 @@ from markupeval import __version__
 from markupeval.metrics.base import Score, Signature
 
 # Keys of the top-level "metrics" object, in display order.
-METRIC_KEYS = ("bleu", "edit_distance", "exact_match", "image_edit_distance", "image_match", "image_match_ws")
+METRIC_KEYS = ("bleu", "bleu_tok", "edit_distance", "exact_match", "image_edit_distance", "image_match", "image_match_ws")
 
 
 @dataclass
 class RenderOutcome:
-    """How one formula rendered: ``ok``, ``error``, ``timeout``, ``too_large`` or ``missing``."""
+    """How one formula rendered: ``ok``, ``error``, ``timeout``, ``too_large``, ``missing`` (no
+    prediction) or ``excluded`` (not rendered: empty gold under ``--empty-gold exclude``)."""
 
     status: str
     message: str = ""

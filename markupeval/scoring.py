@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence
 
 import numpy as np
 
@@ -24,7 +24,11 @@ from markupeval.formats import (
 )
 from markupeval.metrics import get_metric
 from markupeval.metrics.base import Score, Signature
-from markupeval.run import RunResult, SampleResult
+from markupeval.render_gold import RenderGold, read_render_gold
+from markupeval.run import RenderOutcome, RunResult, SampleResult
+
+if TYPE_CHECKING:
+    from markupeval.image_scoring import ImageScoring
 
 log = logging.getLogger("markupeval")
 
@@ -46,6 +50,10 @@ class ScoreConfig:
     images: bool = True
     #: Predictions for images that are not in the gold: "error" or "ignore" (dropped, counted).
     extra: Literal["error", "ignore"] = "error"
+    #: Gold items whose gold line (or --render-gold line) is empty: "render" them as the original
+    #: renders an empty formula (a blank page; in the text metrics an empty reference), or
+    #: "exclude" them from every metric (counted as ``empty_gold_excluded``).
+    empty_gold: Literal["render", "exclude"] = "render"
     #: Renderer settings (markupeval.rendering.Renderer keyword arguments).
     render_options: dict = field(default_factory=dict, compare=False)
 
@@ -71,13 +79,25 @@ def score_files(
     duplicates: Literal["error", "first", "last"] = "error",
     config: ScoreConfig = ScoreConfig(),
     name: str | None = None,
+    render_gold: Path | str | None = None,
+    dataset: str | None = None,
+    crohme_dir: Path | str | None = None,
 ) -> RunResult:
     """Read the files and :func:`score` them. Without ``gold``, a results file's own gold column
-    (which holds ``<unk>`` for out-of-vocabulary tokens) is the gold."""
+    (which holds ``<unk>`` for out-of-vocabulary tokens) is the gold.
+
+    ``render_gold``: a formula file read and aligned like ``gold`` whose formulas are rendered for
+    the gold images (:mod:`markupeval.render_gold`). ``dataset``: a CROHME test set
+    (:mod:`markupeval.data.crohme`) instead of ``gold``."""
     predictions = Path(predictions)
+    if dataset is not None:
+        if gold is not None or names is not None or split is not None or render_gold is not None:
+            raise InputError("--dataset brings its own gold: give no --gold, --names, --split or --render-gold")
+        return _score_crohme(predictions, dataset, crohme_dir, fmt, duplicates, config, name)
     gold_set = read_gold(gold, names=names, split=split) if gold is not None else None
-    if gold is None and (names is not None or split is not None):
-        raise InputError("--names/--split need --gold")
+    if gold is None and (names is not None or split is not None or render_gold is not None):
+        raise InputError("--names/--split/--render-gold need --gold")
+    render_set = read_render_gold(render_gold, gold_set, names=names, split=split) if render_gold is not None else None
     line_names = [g.image for g in gold_set.items] if gold_set is not None else None
     pred_set = read_predictions(predictions, fmt, duplicates=duplicates, line_names=line_names)
     if gold_set is None:
@@ -95,7 +115,34 @@ def score_files(
         "split": str(split) if split is not None else None,
         "format": pred_set.format,
     }
-    return score(pred_set, gold_set, config, name=name or predictions.stem, inputs=inputs)
+    if render_set is not None:
+        inputs["render_gold"] = str(render_gold)
+    run = score(pred_set, gold_set, config, name=name or predictions.stem, inputs=inputs, render_gold=render_set)
+    if render_set is not None:
+        run.notes.append(f"gold images rendered from {render_gold} ({render_set.source}); text metrics against {gold}"
+                         + ("" if config.images else "; with --no-images it only decides which lines are empty"))
+    return run
+
+
+def _score_crohme(predictions: Path, dataset: str, crohme_dir: Path | str | None, fmt: str,
+                  duplicates: Literal["error", "first", "last"], config: ScoreConfig, name: str | None) -> RunResult:
+    from markupeval.data.crohme import load_crohme
+
+    if config.gold_variant != "norm":
+        raise InputError("--dataset scores BLEU (norm) as 'bleu' and BLEU (tok) as 'bleu_tok'; leave --gold-variant at norm")
+    crohme = load_crohme(dataset, crohme_dir)
+    pred_set = read_predictions(predictions, fmt, duplicates=duplicates, line_names=[g.image for g in crohme.gold.items])
+    inputs = {"predictions": str(predictions), "dataset": dataset, "gold": str(crohme.path), "format": pred_set.format}
+    run = score(pred_set, crohme.gold, config, name=name or predictions.stem, inputs=inputs, tok_gold=crohme.tokenized)
+    run.counts["gold_normalize_failed"] = len(crohme.failed)
+    if crohme.failed:
+        shown = "; ".join(f"{n} ({why})" for n, why in crohme.failed[:5])
+        more = f" and {len(crohme.failed) - 5} more" if len(crohme.failed) > 5 else ""
+        run.notes.append(
+            f"{len(crohme.failed)} of {len(crohme.gold.items)} {dataset} ground-truth formulas could not be "
+            f"normalized and are empty gold (--empty-gold {config.empty_gold}): {shown}{more}"
+        )
+    return run
 
 
 def score(
@@ -105,8 +152,13 @@ def score(
     *,
     name: str = "run",
     inputs: dict | None = None,
+    render_gold: RenderGold | None = None,
+    tok_gold: Sequence[str] | None = None,
 ) -> RunResult:
-    """Score aligned predictions against gold with every metric of the protocol."""
+    """Score aligned predictions against gold with every metric of the protocol.
+
+    ``render_gold``: formulas rendered for the gold images instead of the gold text (aligned with
+    ``gold.items``). ``tok_gold``: tokenized gold, aligned likewise, for an extra ``bleu_tok``."""
     index = {image_key(g.image): i for i, g in enumerate(gold.items)}
     aligned: list[str | None] = [None] * len(gold.items)
     own_gold: list[str | None] = [None] * len(gold.items)
@@ -134,25 +186,36 @@ def score(
         notes.append(f"predictions normalized with {normalizer_sig}; {fallbacks} could not be parsed and were only tokenized")
 
     refs = [g.formula for g in gold.items]
+    if render_gold is not None and len(render_gold.formulas) != len(refs):
+        raise ValueError(f"{len(render_gold.formulas)} render-gold formulas for {len(refs)} gold items")
+    render_refs = list(render_gold.formulas) if render_gold is not None else refs
+    excluded = _excluded(refs, render_refs, config)
     stats: dict[str, np.ndarray] = {}
     metrics = {k: get_metric(k) for k in TEXT_METRICS}
     stats["bleu"] = metrics["bleu"].corpus_stats(aligned, refs)  # missing = empty hypothesis
     stats["exact_match"] = metrics["exact_match"].corpus_stats(aligned, refs)
     stats["edit_distance"] = _edit_distance_stats(metrics["edit_distance"], aligned, own_gold, refs, config)
+    text_keys = list(TEXT_METRICS)
+    if tok_gold is not None:
+        stats["bleu_tok"] = metrics["bleu"].corpus_stats(aligned, list(tok_gold))
+        metrics["bleu_tok"] = metrics["bleu"]
+        text_keys.insert(1, "bleu_tok")
+    for k in text_keys:
+        stats[k][excluded] = 0.0  # zero statistics: the item adds nothing to any sum
 
-    scores: dict[str, Score] = {k: metrics[k].aggregate(stats[k]) for k in TEXT_METRICS}
-    stat_names = {k: list(metrics[k].stat_names) for k in TEXT_METRICS}
+    scores: dict[str, Score] = {k: metrics[k].aggregate(stats[k]) for k in text_keys}
+    if tok_gold is not None:
+        scores["bleu_tok"].name = "bleu_tok"
+        scores["bleu_tok"].signature = Signature.from_items([("gold", "tok"), *scores["bleu"].signature.fields])
+    stat_names = {k: list(metrics[k].stat_names) for k in text_keys}
     render_sig: Signature | None = None
     renders = None
     if config.images:
-        from markupeval.image_scoring import score_images
-
-        image_part = score_images(refs, aligned, config.render_options)
+        image_part, renders = _score_images_kept(render_refs, aligned, excluded, config.render_options)
         stats.update(image_part.stats)
         scores.update(image_part.scores)
         stat_names.update(image_part.stat_names)
         render_sig = image_part.signature
-        renders = image_part.outcomes
 
     present = sum(a is not None for a in aligned)
     counts = {
@@ -164,9 +227,13 @@ def score(
         "extra": len(extra),
         "empty_gold": sum(1 for r in refs if not r.strip()),
     }
+    if render_gold is not None:
+        counts["render_gold_empty"] = render_gold.empty
+    if config.empty_gold == "exclude":
+        counts["empty_gold_excluded"] = int(excluded.sum())
     if renders is not None:
-        counts["gold_render_failed"] = sum(1 for g, _ in renders if g.status != "ok")
-        counts["pred_render_failed"] = sum(1 for _, p in renders if p.status not in ("ok", "missing"))
+        counts["gold_render_failed"] = sum(1 for g, _ in renders if g.status not in ("ok", "excluded"))
+        counts["pred_render_failed"] = sum(1 for _, p in renders if p.status not in ("ok", "missing", "excluded"))
     if predictions.duplicates:
         notes.append(f"{len(predictions.duplicates)} duplicate prediction(s) dropped")
     if extra:
@@ -184,7 +251,8 @@ def score(
             sample.gold_render, sample.pred_render = renders[i]
         samples.append(sample)
 
-    signature = _run_signature(gold, predictions, config, normalizer_sig, scores, render_sig, counts)
+    signature = _run_signature(gold, predictions, config, normalizer_sig, scores, render_sig, counts,
+                               render_gold.source if render_gold is not None else "gold")
     return RunResult(
         name=name,
         inputs=inputs or {"format": predictions.format},
@@ -195,6 +263,37 @@ def score(
         stat_names=stat_names,
         notes=notes,
     )
+
+
+def _excluded(refs: Sequence[str], render_refs: Sequence[str], config: ScoreConfig) -> np.ndarray:
+    """Which items ``--empty-gold exclude`` takes out: an empty gold or render-gold line."""
+    if config.empty_gold == "render":
+        return np.zeros(len(refs), dtype=bool)
+    return np.array([not r.strip() or not g.strip() for r, g in zip(refs, render_refs)], dtype=bool)
+
+
+def _score_images_kept(
+    render_refs: list[str], aligned: list[str | None], excluded: np.ndarray, render_options: dict
+) -> tuple["ImageScoring", list[tuple[RenderOutcome, RenderOutcome]]]:
+    """Image metrics over the items not excluded; excluded items get zero statistics and the
+    render status ``excluded`` (they are neither rendered nor failures)."""
+    from markupeval.image_scoring import score_images
+
+    keep = np.flatnonzero(~excluded)
+    if len(keep) == 0:
+        raise InputError("--empty-gold exclude leaves no gold item to score: every gold line is empty")
+    part = score_images([render_refs[i] for i in keep], [aligned[i] for i in keep], render_options)
+    if len(keep) == len(render_refs):
+        return part, part.outcomes
+    for k, rows in part.stats.items():
+        full = np.zeros((len(render_refs), len(part.stat_names[k])))
+        full[keep] = rows
+        part.stats[k] = full
+    skipped = RenderOutcome("excluded", "empty gold (--empty-gold exclude)")
+    outcomes: list[tuple[RenderOutcome, RenderOutcome]] = [(skipped, skipped)] * len(render_refs)
+    for i, outcome in zip(keep, part.outcomes):
+        outcomes[i] = outcome
+    return part, outcomes
 
 
 def _edit_distance_stats(metric, aligned, own_gold, refs, config: ScoreConfig) -> np.ndarray:
@@ -235,12 +334,14 @@ def _run_signature(
     scores: dict[str, Score],
     render_sig: Signature | None,
     counts: dict[str, int],
+    gold_render: str = "gold",
 ) -> Signature:
     deviations = config.deviations()
     items: list[tuple[str, object]] = [
         ("mode", "compatible" if not deviations else "custom:" + "+".join(deviations)),
         ("gold", config.gold_variant),
         ("gold_src", gold.source),
+        ("empty_gold", config.empty_gold),
         ("text_missing", "empty"),
         ("ed_scope", "all" if config.strict_edit_distance else "predictions"),
         ("ed_ref", "gold" if config.strict_edit_distance or predictions.format != "results" else "results-column"),
@@ -248,6 +349,7 @@ def _run_signature(
         ("bleu", "multi-bleu"),
     ]
     if render_sig is not None:
+        items.append(("gold_render", gold_render))  # "gold": the gold text itself; "file@<hash>": --render-gold
         items.extend(render_sig.fields)
         items.append(("gold_render_failed", counts.get("gold_render_failed", 0)))
     return Signature.from_items(items)

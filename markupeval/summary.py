@@ -11,6 +11,7 @@ from markupeval.run import METRIC_KEYS, RunResult
 
 LABELS = {
     "bleu": "BLEU",
+    "bleu_tok": "BLEU (tok)",
     "edit_distance": "Edit distance (text)",
     "exact_match": "Exact match (text)",
     "image_edit_distance": "Image edit distance",
@@ -22,7 +23,7 @@ LABELS = {
 def metric_detail(run: RunResult, key: str) -> str:
     score = run.scores[key]
     p = score.parts
-    if key == "bleu":
+    if key in ("bleu", "bleu_tok"):
         return format_multi_bleu(score).split(", ", 1)[1]
     if "distance" in p:
         return f"distance {p['distance']:,} / {p.get('max_len', p.get('ref', 0)):,}"
@@ -41,7 +42,7 @@ def print_run(run: RunResult, console: Console | None = None) -> None:
         if key not in run.scores:
             continue
         value = run.scores[key].value
-        text = f"{value:.2f}" if key == "bleu" else f"{value:.6f}"
+        text = f"{value:.2f}" if key in ("bleu", "bleu_tok") else f"{value:.6f}"
         table.add_row(LABELS[key], text, metric_detail(run, key))
     console.print(table)
     counts = " · ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in run.counts.items())
@@ -58,7 +59,7 @@ def _print_render_failures(run: RunResult, console: Console, limit: int = 10) ->
         failed = [
             (s.image, getattr(s, side))
             for s in run.samples
-            if getattr(s, side) is not None and getattr(s, side).status not in ("ok", "missing")
+            if getattr(s, side) is not None and getattr(s, side).status not in ("ok", "missing", "excluded")
         ]
         if not failed:
             continue

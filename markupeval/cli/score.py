@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from importlib import resources
 
+from markupeval.data.crohme import DATASETS
+from markupeval.errors import InputError
 from markupeval.formats import PREDICTION_FORMATS
 from markupeval.rendering.rasterize import RASTERIZERS
 from markupeval.rendering.renderer import DEFAULT_RASTERIZER
@@ -28,6 +30,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     names = p.add_mutually_exclusive_group()
     names.add_argument("--names", help="image names, one per gold line (e.g. src-test-old.txt)")
     names.add_argument("--split", help="split list indexing --gold ('image.png idx' or 'idx image basic')")
+    p.add_argument("--render-gold", metavar="FILE",
+                   help="render the gold images from FILE (e.g. the raw im2latex_formulas.lst), read and aligned "
+                        "like --gold; the text metrics keep --gold (recorded as gold_render:file@<hash>)")
+    p.add_argument("--empty-gold", default="render", choices=("render", "exclude"),
+                   help="gold items with an empty gold line: render them as the original does (a blank page; "
+                        "default) or exclude them from every metric (counted)")
+    p.add_argument("--dataset", choices=tuple(DATASETS),
+                   help="score against a CROHME test set's ground truth (bundled) instead of --gold")
+    p.add_argument("--crohme-dir", metavar="DIR",
+                   help="with --dataset: read groundtruth_<year>.tsv from DIR instead of the bundled copy")
     p.add_argument("--format", default="auto", choices=("auto",) + PREDICTION_FORMATS, help="predictions format")
     p.add_argument("--gold-variant", default="norm", choices=("norm", "tok"),
                    help="what the gold holds: normalized (BLEU norm) or only tokenized (BLEU tok)")
@@ -68,9 +80,14 @@ def run(args: argparse.Namespace) -> int:
         normalize_predictions=args.normalize_predictions,
         images=not args.no_images,
         extra=args.extra,
+        empty_gold=args.empty_gold,
         render_options=render_options,
     )
     predictions, gold, names = args.predictions, args.gold, args.names
+    if args.crohme_dir and not args.dataset:
+        raise InputError("--crohme-dir needs --dataset")
+    if predictions is None and args.dataset:
+        raise InputError(f"--dataset {args.dataset} needs a predictions file")
     if predictions is None:
         sample = resources.files("markupeval") / "sample"
         predictions = str(sample / "predictions.txt")
@@ -79,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     result = score_files(
         predictions, gold, names=names, split=args.split, fmt=args.format,
         duplicates=args.duplicates, config=config, name=args.name,
+        render_gold=args.render_gold, dataset=args.dataset, crohme_dir=args.crohme_dir,
     )
     print_run(result)
     if args.json:
