@@ -16,7 +16,8 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 from markupeval.baselines.common.data import Batch  # noqa: E402
 from markupeval.baselines.ctc.config import build_config  # noqa: E402
-from markupeval.baselines.ctc.decode import collapse, greedy, prefix_beam  # noqa: E402
+from markupeval.baselines.ctc.decode import (  # noqa: E402
+    collapse, greedy, prefix_beam, prefix_beam_batch, prefix_beam_reference)
 from markupeval.baselines.ctc.model import BLANK, CRNN  # noqa: E402
 from markupeval.cli import main  # noqa: E402
 
@@ -64,12 +65,61 @@ def brute_force_best_labelling(lp: np.ndarray) -> tuple[int, ...]:
     return max(totals, key=totals.get)
 
 
-def test_prefix_beam_finds_the_most_probable_labelling():
+@pytest.mark.parametrize("search", [prefix_beam, lambda lp, beam: prefix_beam_reference(lp, beam)[0]])
+def test_prefix_beam_finds_the_most_probable_labelling(search):
     rng = np.random.default_rng(0)
     for _ in range(30):
         logits = rng.normal(size=(5, 3)) * 2
         lp = logits - np.log(np.exp(logits).sum(1, keepdims=True))
-        assert tuple(prefix_beam(lp, beam=50)) == brute_force_best_labelling(lp)
+        assert tuple(search(lp, beam=50)) == brute_force_best_labelling(lp)
+
+
+def random_logp(rng: np.random.Generator, shape: tuple[int, ...], ties: bool) -> np.ndarray:
+    logits = rng.normal(size=shape) * rng.choice([0.5, 2.0, 5.0])
+    if ties:  # integer logits: equal symbols within a step, and equal totals across prefixes
+        logits = np.round(logits)
+    return logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+
+
+def test_batched_prefix_beam_equals_the_reference_search():
+    """Beam widths, pruning (also below the vocabulary, and to one symbol), ties, per-image lengths
+    and empty inputs: the same labelling and the same score as the plain-Python search."""
+    rng = np.random.default_rng(0)
+    checked = 0
+    for trial in range(250):
+        b, t, v = int(rng.integers(1, 5)), int(rng.integers(0, 12)), int(rng.integers(2, 7))
+        beam, prune = int(rng.integers(1, 7)), int(rng.integers(1, 8))
+        lp = random_logp(rng, (b, t, v), ties=trial % 3 == 0)
+        lengths = rng.integers(0, t + 1, size=b) if trial % 2 else np.full(b, t)
+        ids, scores = prefix_beam_batch(torch.tensor(lp), torch.tensor(lengths), beam=beam, prune=prune)
+        for i in range(b):
+            ref_ids, ref_score = prefix_beam_reference(lp[i, : lengths[i]], beam=beam, prune=prune)
+            assert (trial, i, ids[i]) == (trial, i, ref_ids)
+            assert scores[i] == pytest.approx(ref_score, abs=1e-9)
+            checked += 1
+    assert checked > 500
+
+
+def test_batched_prefix_beam_on_model_sized_inputs():
+    """A blank-heavy (B, T, V) = (3, 60, 40) float32 batch, as the model emits, with the defaults."""
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(3, 60, 40)) * 3
+    logits[..., B] += 3
+    lp = (logits - np.log(np.exp(logits).sum(-1, keepdims=True))).astype(np.float32)
+    ids, scores = prefix_beam_batch(torch.tensor(lp))
+    for i in range(3):
+        ref_ids, ref_score = prefix_beam_reference(lp[i])
+        assert ids[i] == ref_ids and len(ids[i]) > 10
+        assert scores[i] == pytest.approx(ref_score, abs=1e-6)
+
+
+def test_batched_prefix_beam_rejects_bad_input():
+    with pytest.raises(ValueError, match="B, T, V"):
+        prefix_beam_batch(torch.zeros(4, 3))
+    with pytest.raises(ValueError, match="NaN"):
+        prefix_beam_batch(torch.full((1, 2, 3), float("nan")))
+    with pytest.raises(ValueError, match="lengths"):
+        prefix_beam_batch(torch.zeros(2, 3, 4), lengths=[3])
 
 
 def test_output_length_and_normalisation():
@@ -89,8 +139,23 @@ def test_loss_and_gold_score_agree():
     batch = Batch(images, targets, torch.tensor([3, 1]), ["a.png", "b.png"])
     parts = model.training_loss(batch)
     gold = model.sequence_logprob(batch)
-    assert parts.tokens == 4
-    assert parts.nll == pytest.approx(float(-gold.sum()), rel=1e-5)
+    assert int(parts.tokens) == 4
+    assert float(parts.nll) == pytest.approx(float(-gold.sum()), rel=1e-5)
+
+
+def test_loss_takes_each_row_s_own_tokens():
+    """The flat CTC targets are each row's first ``length`` tokens: the batched loss equals the sum
+    of the per-image losses, whatever padding follows."""
+    torch.manual_seed(0)
+    model = CRNN(build_config("tiny", vocab_size=20)).eval()
+    images = torch.randint(0, 256, (3, 1, 32, 64), dtype=torch.uint8)
+    targets = torch.tensor([[1, 5, 6, 7, 2, 0], [1, 8, 2, 0, 0, 0], [1, 9, 9, 4, 11, 2]])
+    lengths = torch.tensor([3, 1, 4])
+    batch = Batch(images, targets, lengths, ["a.png", "b.png", "c.png"])
+    whole = model.sequence_logprob(batch)
+    for i in range(3):
+        one = Batch(images[i:i + 1], targets[i:i + 1, : int(lengths[i]) + 2], lengths[i:i + 1], [batch.names[i]])
+        assert float(whole[i]) == pytest.approx(float(model.sequence_logprob(one)[0]), rel=1e-5)
 
 
 ATOMS = ["a", "b", "c", "x", "y", "n", "1", "2", "3", "\\alpha", "\\beta", "\\pi"]

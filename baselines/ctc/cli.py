@@ -24,19 +24,21 @@ def register(train: Any, predict: Any) -> None:
 
 def spec() -> Any:
     """The BaselineSpec of the CTC model (imports torch)."""
-    import numpy as np
-
     from markupeval.baselines.common.commands import BaselineSpec, DecodeOut
     from markupeval.baselines.ctc.config import CTCConfig
-    from markupeval.baselines.ctc.decode import greedy, prefix_beam
+    from markupeval.baselines.ctc.decode import collapse, prefix_beam_batch
     from markupeval.baselines.ctc.model import CRNN
 
     def run_decode(model: CRNN, images: Any, beam: int, max_len: int | None) -> DecodeOut:
-        logp = model(images).float().cpu().numpy()
-        ids = [greedy(lp) if beam <= 1 else prefix_beam(lp, beam) for lp in logp]
-        # The score reported is the best path's log-probability (an approximation for beams).
-        scores = [float(np.max(lp, axis=-1).sum()) for lp in logp]
-        return DecodeOut(ids, scores)
+        logp = model(images).float()
+        if beam > 1:
+            # One search for the whole batch, on the model's device; its score sums the paths it kept.
+            ids, scores = prefix_beam_batch(logp, beam=beam)
+            return DecodeOut(ids, scores)
+        best = logp.max(dim=-1)
+        # Best path: its log-probability is the score.
+        ids = [collapse(path) for path in best.indices.cpu().tolist()]
+        return DecodeOut(ids, best.values.sum(-1).cpu().tolist())
 
     return BaselineSpec(
         kind="ctc", config_cls=CTCConfig, model_cls=CRNN,

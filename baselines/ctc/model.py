@@ -72,7 +72,8 @@ class CRNN(nn.Module):
         """
         loss = self._ctc(batch, "sum")
         b = batch.targets.size(0)
-        return LossParts(loss / b, float(loss.detach()), int(batch.lengths.sum()))
+        # Detached tensors, not Python numbers: reading them would wait for the device every step.
+        return LossParts(loss / b, loss.detach(), batch.lengths.sum())
 
     @torch.no_grad()
     def sequence_logprob(self, batch: Batch) -> torch.Tensor:
@@ -83,6 +84,8 @@ class CRNN(nn.Module):
         logp = self(batch.images)                                     # (B, T, V)
         b, t, _ = logp.shape
         tgt, lengths = batch.targets[:, 1:], batch.lengths
-        flat = torch.cat([tgt[i, : int(lengths[i])] for i in range(b)])
-        return F.ctc_loss(logp.transpose(0, 1), flat, torch.full((b,), t, dtype=torch.long), lengths.cpu(),
-                          blank=BLANK, reduction=reduction, zero_infinity=zero_infinity)
+        # Each row's first lengths[i] tokens, concatenated, by a mask: no per-row read of lengths.
+        keep = torch.arange(tgt.size(1), device=tgt.device)[None, :] < lengths[:, None]
+        flat = tgt[keep]
+        return F.ctc_loss(logp.transpose(0, 1), flat, torch.full((b,), t, dtype=torch.long, device=logp.device),
+                          lengths, blank=BLANK, reduction=reduction, zero_infinity=zero_infinity)
