@@ -205,7 +205,7 @@ def test_cuda_path_trains_with_bf16():
     images = torch.randint(0, 256, (2, 1, 32, 64), dtype=torch.uint8, device=dev)
     batch = Batch(images, torch.tensor([[1, 5, 6, 2], [1, 7, 2, 0]], device=dev), torch.tensor([2, 1], device=dev),
                   ["a.png", "b.png"])
-    with autocast(dev, True):
+    with autocast(dev, "bf16"):
         loss = model.training_loss(batch).loss
     loss.backward()
     assert torch.isfinite(loss)
