@@ -33,31 +33,60 @@ TEXT_METRICS = ("bleu", "edit_distance", "exact_match")
 
 @dataclass(frozen=True)
 class ScoreConfig:
-    """Every setting that changes a number. Defaults are the original protocol ("compatible")."""
+    """Every setting that changes a number. Defaults are the original protocol ("compatible").
+
+    The run signature's ``mode`` is ``compatible`` only when every field, and every pixel-changing
+    render option (:class:`~markupeval.rendering.renderer.RenderSettings`), holds a value of the
+    original protocol; otherwise ``custom:`` lists the fields that do not. A new setting is
+    declared so (``tests/test_signature_settings.py`` enumerates ``dataclasses.fields(ScoreConfig)``
+    and fails for a field that breaks a rule):
+
+    1. a field whose default is the protocol's value, typed ``bool`` or ``Literal[...]`` (the test
+       tries every other value), or with ``metadata={"examples": (...)}`` naming values to try;
+    2. when the protocol itself allows several values (BLEU (tok) and BLEU (norm) are both the
+       paper's), ``metadata={"protocol": (...)}`` lists them; any other value makes ``mode`` custom
+       with no further code (:meth:`deviations` reads the fields generically);
+    3. its value is recorded in the run signature (an item in ``_run_signature``), so two runs
+       that differ only in it never share a signature.
+
+    Options that change how the work is done, never a number (processes, cache, progress), are
+    render execution options (``renderer.EXECUTION_OPTIONS``), not fields here.
+    """
 
     #: What the gold holds: "norm" (normalized, BLEU (norm)) or "tok" (only tokenized, BLEU (tok)).
-    gold_variant: Literal["norm", "tok"] = "norm"
+    gold_variant: Literal["norm", "tok"] = field(default="norm", metadata={"protocol": ("norm", "tok")})
     #: Edit distance over every gold item against the gold file (missing = empty), instead of the
     #: original's "only the predictions present, against the results file's own gold column".
     strict_edit_distance: bool = False
     #: Normalize predictions with markupeval.latex before scoring (raw-LaTeX models).
     normalize_predictions: bool = False
-    #: Render gold and predictions and compute the image metrics.
-    images: bool = True
+    #: Render gold and predictions and compute the image metrics (False: the protocol's text
+    #: metrics only, which stay as the original computes them).
+    images: bool = field(default=True, metadata={"protocol": (True, False)})
     #: Predictions for images that are not in the gold: "error" or "ignore" (dropped, counted).
-    extra: Literal["error", "ignore"] = "error"
-    #: Renderer settings (markupeval.rendering.Renderer keyword arguments).
+    #: Neither changes a metric: ignoring drops what the original never saw.
+    extra: Literal["error", "ignore"] = field(default="error", metadata={"protocol": ("error", "ignore")})
+    #: Renderer keyword arguments (markupeval.rendering.Renderer). The pixel-changing ones are
+    #: checked against the protocol's RenderSettings; execution options (workers, cache, ...) never
+    #: change a number.
     render_options: dict = field(default_factory=dict, compare=False)
 
     def deviations(self) -> list[str]:
-        """Names of the settings that differ from the original protocol."""
+        """Names of the settings that differ from the original protocol (render settings by their
+        RenderSettings field name, only when images are scored)."""
         default = ScoreConfig()
         out = []
         for f in fields(self):
-            if f.name in ("gold_variant", "extra", "images", "render_options"):
-                continue  # not deviations from the protocol: they describe the inputs or scope
-            if getattr(self, f.name) != getattr(default, f.name):
+            if f.name == "render_options":
+                continue
+            allowed = f.metadata.get("protocol", (getattr(default, f.name),))
+            if getattr(self, f.name) not in allowed:
                 out.append(f.name)
+        if self.images:
+            from markupeval.rendering.renderer import RenderSettings, render_settings
+
+            chosen, protocol = render_settings(**self.render_options), render_settings()
+            out.extend(f.name for f in fields(RenderSettings) if getattr(chosen, f.name) != getattr(protocol, f.name))
         return out
 
 
@@ -128,7 +157,6 @@ def score(
         )
 
     notes: list[str] = []
-    normalizer_sig = "none"
     if config.normalize_predictions:
         aligned, normalizer_sig, fallbacks = _normalize(aligned)
         notes.append(f"predictions normalized with {normalizer_sig}; {fallbacks} could not be parsed and were only tokenized")
@@ -142,7 +170,6 @@ def score(
 
     scores: dict[str, Score] = {k: metrics[k].aggregate(stats[k]) for k in TEXT_METRICS}
     stat_names = {k: list(metrics[k].stat_names) for k in TEXT_METRICS}
-    render_sig: Signature | None = None
     renders = None
     if config.images:
         from markupeval.image_scoring import score_images
@@ -151,7 +178,6 @@ def score(
         stats.update(image_part.stats)
         scores.update(image_part.scores)
         stat_names.update(image_part.stat_names)
-        render_sig = image_part.signature
         renders = image_part.outcomes
 
     present = sum(a is not None for a in aligned)
@@ -184,7 +210,7 @@ def score(
             sample.gold_render, sample.pred_render = renders[i]
         samples.append(sample)
 
-    signature = _run_signature(gold, predictions, config, normalizer_sig, scores, render_sig, counts)
+    signature = run_signature(config, gold.source, predictions.format)
     return RunResult(
         name=name,
         inputs=inputs or {"format": predictions.format},
@@ -227,27 +253,38 @@ def _normalize(aligned: Sequence[str | None]) -> tuple[list[str | None], str, in
     return out, f"{fields['normalizer']}/{fields['mode']}", fallbacks
 
 
-def _run_signature(
-    gold: GoldSet,
-    predictions: PredictionSet,
-    config: ScoreConfig,
-    normalizer_sig: str,
-    scores: dict[str, Score],
-    render_sig: Signature | None,
-    counts: dict[str, int],
-) -> Signature:
+def run_signature(config: ScoreConfig, gold_source: str, prediction_format: str) -> Signature:
+    """The signature of a run with these settings on inputs of this kind, without scoring it.
+
+    Settings only, never outcomes (counts live in ``RunResult.counts``): two runs with the same
+    settings on different files share a signature, as sacrebleu's do. ``gold_source`` is
+    :attr:`GoldSet.source`, ``prediction_format`` the predictions file's format.
+    """
     deviations = config.deviations()
+    normalizer_sig = "none"
+    if config.normalize_predictions:
+        from markupeval.latex import Normalizer
+
+        # The run signature is flat key:value pairs, so only the normalizer's preset and mode go in.
+        fields = Normalizer().signature().as_dict()
+        normalizer_sig = f"{fields['normalizer']}/{fields['mode']}"
     items: list[tuple[str, object]] = [
         ("mode", "compatible" if not deviations else "custom:" + "+".join(deviations)),
         ("gold", config.gold_variant),
-        ("gold_src", gold.source),
+        ("gold_src", gold_source),
         ("text_missing", "empty"),
         ("ed_scope", "all" if config.strict_edit_distance else "predictions"),
-        ("ed_ref", "gold" if config.strict_edit_distance or predictions.format != "results" else "results-column"),
+        ("ed_ref", "gold" if config.strict_edit_distance or prediction_format != "results" else "results-column"),
         ("pred_norm", normalizer_sig),
         ("bleu", "multi-bleu"),
+        ("extra", config.extra),
+        ("images", "rendered" if config.images else "none"),
     ]
-    if render_sig is not None:
+    if config.images:
+        from markupeval.metrics import get_metric
+        from markupeval.rendering import Renderer
+
+        options = {k: v for k, v in config.render_options.items() if k not in ("progress", "cache")}
+        render_sig = Renderer(**options, cache=False).signature().merged(get_metric("image_match").signature())
         items.extend(render_sig.fields)
-        items.append(("gold_render_failed", counts.get("gold_render_failed", 0)))
     return Signature.from_items(items)
