@@ -94,7 +94,6 @@ def test_split_on_newline_only(tmp_path):
         ('{"image": "i0.png"}\n', "jsonl", "missing 'prediction'", 1),
         ('{"image": "i0.png", "prediction": "a"}\nnot json\n', "jsonl", "invalid JSON", 2),
         ("id,prediction\ni0.png,a,b\n", "csv", "more fields", 2),
-        (b"a b\n\xff\xfe\n", "lines", "not valid UTF-8", 2),
     ],
 )
 def test_bad_prediction_files_name_file_and_line(tmp_path, content, fmt, message, line):
@@ -186,3 +185,22 @@ def test_normalize_predictions_is_a_named_deviation(tmp_path, gold):
     assert sig["mode"] == "custom:normalize_predictions" and sig["pred_norm"].startswith("im2latex-katex")
     assert str(norm.signature).count("version:") == 1
     assert any("normalized" in note for note in norm.notes)
+
+
+def test_one_reader_one_encoding_policy_for_score_and_data_build(tmp_path, caplog):
+    # A Latin-1 formula file reads the same in `score --gold --split` and in the dataset pipeline
+    # (both through markupeval.textfiles): "café", with a warning naming file and line.
+    from markupeval.data.lists import read_formulas, read_split_list
+
+    gold = write(tmp_path / "f.lst", "x\n\\mbox{caf\xe9}\n".encode("latin-1"))
+    split = write(tmp_path / "t.lst", "a.png 0\nb.png 1\n")
+    with caplog.at_level("WARNING", logger="markupeval"):
+        gs = read_gold(gold, split=split)
+    assert [g.formula for g in gs.items] == read_formulas(gold) == ["x", "\\mbox{café}"]
+    assert f"{gold}:2: not valid UTF-8" in caplog.text
+    # Duplicates: the scorer refuses an image listed twice, the dataset reader keeps both entries.
+    dup = write(tmp_path / "d.lst", "a.png 0\na.png 1\n")
+    with pytest.raises(InputError, match="listed twice") as exc:
+        read_gold(gold, split=dup)
+    assert exc.value.line == 2
+    assert [e.formula_idx for e in read_split_list(dup)] == [0, 1]

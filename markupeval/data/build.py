@@ -45,6 +45,7 @@ from PIL import Image
 from markupeval import __version__
 from markupeval.data.filters import FilterSettings, filter_reason
 from markupeval.data.lists import ListEntry, read_formulas, read_split_list, write_filter_list, write_formulas
+from markupeval.textfiles import image_key, read_names
 from markupeval.data.preprocess import PreprocessSettings, preprocess
 from markupeval.data.reader import FORMULAS_FILE, IMAGES_DIR, MANIFEST_FILE, SPLITS, VOCAB_FILE
 from markupeval.data.vocab import build_vocabulary, write_vocabulary
@@ -387,10 +388,10 @@ def inputs_from_holdings(holdings: Path, train_limit: int | None = None) -> Buil
     splits = {"train": train}
     for s in ("validate", "test"):
         gold = read_formulas(paths[f"{s}_gold"])
-        names = read_formulas(paths[f"{s}_names"])
+        names = read_names(paths[f"{s}_names"])
         if len(gold) != len(names):
             raise InputError(f"{len(gold)} formulas but {len(names)} names in {paths[f'{s}_names'].name}", paths[f"{s}_gold"])
-        by_name = {nm.strip().removesuffix(".png"): (g, i) for i, (nm, g) in enumerate(zip(names, gold))}
+        by_name = {image_key(nm): (g, i) for i, (nm, g) in enumerate(zip(names, gold))}
         entries = splits_all[s]
         for e in entries:
             if e.name not in by_name:

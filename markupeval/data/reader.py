@@ -100,8 +100,8 @@ class Im2LatexDataset:
             raise InputError(f"no {self.split} list in dataset directory", lst)
         formulas = read_formulas(root / FORMULAS_FILE)
         entries = read_split_list(lst, n_formulas=len(formulas))
-        lines = _entry_lines(lst)
-        for entry, lineno in zip(entries, lines):
+        for entry in entries:
+            lineno = entry.line
             prior = self._source.get(entry.name)
             if prior is not None and prior.root != root:
                 raise InputError(f"image {entry.name}.png is also in {prior.root}", lst, lineno)
@@ -188,9 +188,3 @@ class Im2LatexDataset:
         from markupeval.data._torch import TorchIm2Latex
 
         return TorchIm2Latex(self, max_tokens=max_tokens)
-
-
-def _entry_lines(path: Path) -> list[int]:
-    """1-based line numbers of the non-blank lines of ``path`` (for error messages)."""
-    text = path.read_text(encoding="utf-8")
-    return [i for i, line in enumerate(text.split("\n"), start=1) if line.strip()]
