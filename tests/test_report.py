@@ -15,7 +15,7 @@ from PIL import Image
 
 from markupeval.cli import main
 from markupeval.report import FolderImages, build_report
-from markupeval.report.images import MARK, diff_picture
+from markupeval.images.diff import MARK, diff_picture
 from markupeval.report.plot import rates
 from markupeval.stats.runs import read_run
 
@@ -136,7 +136,7 @@ def test_diff_picture_marks_the_columns_that_break_match():
     pred[1:9, 20:24] = 0
     pair = compare_images(gold, pred, keep_opcodes=True)
     assert not pair.match
-    pic = diff_picture(gold, pred, pair)
+    pic = diff_picture(gold, pred, pair.opcodes, mark_breaks=True)
     assert tuple(pic[2, 21]) == BOTH and tuple(pic[2, 3]) == GOLD_ONLY
     marked = np.where((pic[h + 2 :] == MARK).all(axis=2).any(axis=0))[0]
     # The mark covers exactly the missing block, nothing of what both share.

@@ -22,12 +22,12 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from markupeval.baselines.classical.glyphs import GlyphSet, load_or_build
 from markupeval.baselines.classical.recognize import Classifier, recognise
 from markupeval.baselines.classical.structure import layout
 from markupeval.errors import InputError
+from markupeval.images.io import load_grayscale
 
 log = logging.getLogger("markupeval")
 
@@ -59,15 +59,7 @@ def predict_image(image: np.ndarray, classifier: Classifier) -> str:
 
 def read_image(path: Path) -> np.ndarray:
     """2-D uint8 grayscale; transparent pixels count as white (renders with an alpha channel)."""
-    try:
-        with Image.open(path) as im:
-            if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
-                im = im.convert("RGBA")
-                white = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(white, im)
-            return np.asarray(im.convert("L"))
-    except (UnidentifiedImageError, OSError) as exc:
-        raise InputError(f"cannot read image: {exc}", path) from exc
+    return load_grayscale(path, transparent="white")
 
 
 _worker_classifier: Classifier | None = None
