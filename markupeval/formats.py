@@ -53,6 +53,9 @@ class Prediction:
     text: str
     line: int  # 1-based line in the predictions file
     gold_column: str | None = None  # the results format's own gold (may contain <unk>)
+    #: The system's own report that it failed on this image (jsonl/csv ``error`` field): scored
+    #: as its (usually empty) prediction, and counted as a failure in the run.
+    error: str | None = None
 
 
 @dataclass
@@ -250,7 +253,10 @@ def _record_to_prediction(obj: object, path: Path, line: int) -> Prediction:
         text = ""
     if not isinstance(text, str):
         raise InputError(f"'prediction' must be a string, got {type(text).__name__}", path, line)
-    return Prediction(str(name).strip(), text, line)
+    error = obj.get("error")
+    if error is not None and not isinstance(error, str):
+        raise InputError(f"'error' must be a string, got {type(error).__name__}", path, line)
+    return Prediction(str(name).strip(), text, line, error=error or None)
 
 
 def _resolve_duplicates(

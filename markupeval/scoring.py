@@ -16,6 +16,7 @@ import numpy as np
 from markupeval.errors import InputError
 from markupeval.formats import (
     GoldSet,
+    Prediction,
     PredictionSet,
     gold_from_results,
     image_key,
@@ -139,6 +140,7 @@ def score(
     index = {image_key(g.image): i for i, g in enumerate(gold.items)}
     aligned: list[str | None] = [None] * len(gold.items)
     own_gold: list[str | None] = [None] * len(gold.items)
+    failed: list[Prediction] = []  # the system reported an error on the image
     extra = []
     for p in predictions.items:
         i = index.get(image_key(p.image))
@@ -147,6 +149,8 @@ def score(
             continue
         aligned[i] = p.text
         own_gold[i] = p.gold_column
+        if p.error:
+            failed.append(p)
     if extra and config.extra == "error":
         first = extra[0]
         raise InputError(
@@ -189,6 +193,7 @@ def score(
         "duplicates": len(predictions.duplicates),
         "extra": len(extra),
         "empty_gold": sum(1 for r in refs if not r.strip()),
+        "prediction_failed": len(failed),
     }
     if renders is not None:
         counts["gold_render_failed"] = sum(1 for g, _ in renders if g.status != "ok")
@@ -197,6 +202,9 @@ def score(
         notes.append(f"{len(predictions.duplicates)} duplicate prediction(s) dropped")
     if extra:
         notes.append(f"{len(extra)} prediction(s) for images not in the gold ignored")
+    if failed:
+        shown = "; ".join(f"{p.image}: {p.error}" for p in failed[:5]) + (" ..." if len(failed) > 5 else "")
+        notes.append(f"{len(failed)} prediction(s) the system reported as failed (scored as given, usually empty): {shown}")
 
     samples = []
     for i, g in enumerate(gold.items):

@@ -77,7 +77,7 @@ def test_split_lists_both_styles(tmp_path):
         assert [(g.image.removesuffix(".png"), g.formula) for g in gs.items] == [("b", "f two"), ("a", "f zero")]
     p = write(tmp_path / "p.jsonl", '{"image": "a.png", "prediction": "f zero"}\n')
     run = score_files(p, formulas, split=raw, config=TEXT)
-    assert run.counts == {"gold": 2, "predictions": 1, "scored": 1, "missing": 1, "duplicates": 0, "extra": 0, "empty_gold": 0}
+    assert run.counts == {"gold": 2, "predictions": 1, "scored": 1, "missing": 1, "duplicates": 0, "extra": 0, "empty_gold": 0, "prediction_failed": 0}
 
 
 def test_split_on_newline_only(tmp_path):
