@@ -247,7 +247,8 @@ def test_cli_predict(tmp_path, rendered, glyph_set):
 
 @pytest.mark.slow
 def test_real_test_formulas_beat_the_ctc_row(shared_dir, classifier):
-    """The first 60 test gold formulas: corpus BLEU far above the paper's CTC row (30.36)."""
+    """The first 60 test gold formulas: corpus BLEU far above the paper's CTC row (30.36), at the
+    measured value (89.20) less a stated margin of 1.2 BLEU (another TeX Live's glyph shapes)."""
     from markupeval.metrics.bleu import BLEU
 
     gold = (shared_dir / "data/im2latex100k/tgt-test-old.txt").read_text(encoding="utf-8").split("\n")[:60]
@@ -255,4 +256,4 @@ def test_real_test_formulas_beat_the_ctc_row(shared_dir, classifier):
     preds = [_predict(im, classifier) for im in images]
     bleu = BLEU().corpus_score(preds, gold).value
     print(f"BLEU on the first 60 test formulas: {bleu:.2f}")
-    assert bleu > 50.0, bleu
+    assert bleu >= 89.20 - 1.2, bleu

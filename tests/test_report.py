@@ -19,7 +19,7 @@ from markupeval.images.diff import MARK, diff_picture
 from markupeval.report.plot import rates
 from markupeval.stats.runs import read_run
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+from conftest import SHARED, require_shared  # noqa: E402
 DATA = SHARED / "data"
 PAIRS = SHARED / "golden" / "image-pairs"
 N = 40
@@ -28,8 +28,7 @@ N = 40
 @pytest.fixture(scope="module")
 def run_file(tmp_path_factory) -> Path:
     """The first 40 test images of results65_100, scored by `markupeval score` (text metrics)."""
-    if not (DATA.is_dir() and PAIRS.is_dir()):
-        pytest.skip(f"real data and renders not found at {SHARED} (the shared folder beside the repository)")
+    require_shared()
     d = tmp_path_factory.mktemp("run")
     gold = (DATA / "im2latex100k" / "tgt-test-old.txt").read_text(encoding="utf-8").split("\n")[:N]
     names = (DATA / "im2latex100k" / "src-test-old.txt").read_text(encoding="utf-8").split("\n")[:N]

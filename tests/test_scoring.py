@@ -168,10 +168,46 @@ def test_cli_user_error_is_a_message_not_a_traceback(tmp_path, capsys):
     assert "file not found" in err and "Traceback" not in err
 
 
-def test_bundled_sample_scores(capsys):
-    assert main(["score", "--no-images"]) == 0
+def test_bundled_sample_scores(capsys, tmp_path):
+    """`markupeval score` with no arguments: its numbers, each recomputed here independently
+    (sacrebleu for BLEU, python-Levenshtein over tokens for the edit distance, plain string
+    comparison for exact match) from the bundled files."""
+    import json
+    from importlib import resources
+
+    import Levenshtein
+    import sacrebleu
+
+    out_json = tmp_path / "run.json"
+    assert main(["score", "--no-images", "--json", str(out_json)]) == 0
     out = capsys.readouterr().out
-    assert "bundled-sample" in out and "BLEU" in out
+    assert "bundled-sample" in out and "BLEU" in out and "88.88" in out
+    run = json.loads(out_json.read_text())
+    assert run["counts"] == {"gold": 300, "predictions": 300, "scored": 300, "missing": 0, "duplicates": 0,
+                             "extra": 0, "empty_gold": 0, "prediction_failed": 0}
+
+    sample = resources.files("markupeval") / "sample"
+    gold = (sample / "gold.txt").read_text(encoding="utf-8").split("\n")[:300]
+    names = (sample / "names.txt").read_text(encoding="utf-8").split("\n")[:300]
+    rows = [line.split("\t") for line in (sample / "predictions.txt").read_text(encoding="utf-8").split("\n") if line.strip()]
+    by_name = {r[0]: r[2] for r in rows}
+    hyps = [by_name.get(n, "") for n in names]
+    bleu = sacrebleu.corpus_bleu(hyps, [gold], tokenize="none", force=True, smooth_method="none")
+    assert run["metrics"]["bleu"] == pytest.approx(bleu.score, abs=1e-9)
+    assert round(run["metrics"]["bleu"], 2) == 88.88  # as measured: 88.87981...
+
+    def token_distance(a: list[str], b: list[str]) -> int:
+        vocab: dict[str, int] = {}
+        return Levenshtein.distance("".join(chr(0x100 + vocab.setdefault(t, len(vocab))) for t in a),
+                                    "".join(chr(0x100 + vocab.setdefault(t, len(vocab))) for t in b))
+
+    pairs = [(r[1].strip().split(" "), r[2].strip().split(" ")) for r in rows]  # against the results' own gold
+    distance = sum(token_distance(g, p) for g, p in pairs)
+    longest = sum(max(len(g), len(p)) for g, p in pairs)
+    assert (distance, longest) == (1750, 19803)
+    assert run["metrics"]["edit_distance"] == pytest.approx(1 - distance / longest, abs=1e-12)
+    matches = sum(" ".join(h.split()) == " ".join(g.split()) for h, g in zip(hyps, gold))
+    assert matches == 136 and run["metrics"]["exact_match"] == pytest.approx(matches / 300)
 
 
 def test_normalize_predictions_is_a_named_deviation(tmp_path, gold):
