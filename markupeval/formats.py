@@ -1,11 +1,10 @@
-"""Reading predictions and gold files.
+"""Reading predictions and assembling the gold for scoring.
 
 Everything that touches user files for scoring lives here, so metrics stay pure. Every problem is
-raised as :class:`~markupeval.errors.InputError` naming the file and the 1-based line.
-
-Formula files are split on ``"\\n"`` only: IM2LATEX-100K formulas contain other Unicode line
-breaks (``\\u2028``, ``\\x85`` ...) that :meth:`str.splitlines` would wrongly treat as line ends.
-A trailing ``"\\r"`` (CRLF files) is removed from every line.
+raised as :class:`~markupeval.errors.InputError` naming the file and the 1-based line. Formula
+files, names files and split lists are read by :mod:`markupeval.textfiles`, the reader every
+command shares (its docstring states the encoding, line and duplicate policies); predictions
+files follow the same encoding and line policy.
 """
 
 from __future__ import annotations
@@ -18,6 +17,12 @@ from pathlib import Path
 from typing import Literal
 
 from markupeval.errors import InputError
+from markupeval.textfiles import image_key, read_formulas, read_lines, read_names, read_split_list
+
+__all__ = [
+    "GoldItem", "GoldSet", "Prediction", "PredictionSet", "PREDICTION_FORMATS", "detect_format",
+    "gold_from_results", "image_key", "read_gold", "read_lines", "read_predictions",
+]
 
 PredictionFormat = Literal["results", "lines", "jsonl", "csv"]
 PREDICTION_FORMATS: tuple[str, ...] = ("results", "lines", "jsonl", "csv")
@@ -48,6 +53,9 @@ class Prediction:
     text: str
     line: int  # 1-based line in the predictions file
     gold_column: str | None = None  # the results format's own gold (may contain <unk>)
+    #: The system's own report that it failed on this image (jsonl/csv ``error`` field): scored
+    #: as its (usually empty) prediction, and counted as a failure in the run.
+    error: str | None = None
 
 
 @dataclass
@@ -56,40 +64,6 @@ class PredictionSet:
     format: str
     path: Path
     duplicates: list[Prediction] = field(default_factory=list)  # dropped under first/last
-
-
-def image_key(name: str) -> str:
-    """The identity of an image name: split lists omit ``.png``, results files keep it."""
-    name = name.strip()
-    return name[:-4] if name.lower().endswith(".png") else name
-
-
-def read_lines(path: Path | str, errors: Literal["strict", "surrogateescape"] = "strict") -> list[str]:
-    """A text file's lines: UTF-8, split on ``\\n`` only, CR removed, no phantom final line.
-
-    ``errors="surrogateescape"`` keeps bytes that are not UTF-8 as lone surrogates, which the
-    renderer writes back as the same bytes (for raw label files, which are not all UTF-8).
-    """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a file", path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path) from None
-    try:
-        text = data.decode("utf-8", errors=errors)
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"not valid UTF-8 (byte 0x{data[exc.start]:02x})", path, line) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
 
 
 # --------------------------------------------------------------------------------------- gold
@@ -109,7 +83,7 @@ def read_gold(
     in ``im2latex_test.lst``). With neither, items are named by their 0-based line number.
     """
     gold = Path(gold)
-    formulas = read_lines(gold, errors)
+    formulas = read_formulas(gold, keep_bytes=errors == "surrogateescape")
     if not formulas:
         raise InputError("gold file is empty", gold)
     if names is not None and split is not None:
@@ -118,55 +92,23 @@ def read_gold(
         return GoldSet(_gold_from_split(formulas, gold, Path(split)), "split")
     if names is not None:
         names = Path(names)
-        image_names = read_lines(names)
+        image_names = read_names(names)
         if len(image_names) != len(formulas):
             raise InputError(
                 f"{len(image_names)} names but {gold} has {len(formulas)} formulas; "
                 "the names file must list one image per gold line (or use --split with a split list)",
                 names,
             )
-        items = []
-        seen: dict[str, int] = {}
-        for i, (name, formula) in enumerate(zip(image_names, formulas), start=1):
-            name = name.strip()
-            if not name:
-                raise InputError("empty image name", names, i)
-            key = image_key(name)
-            if key in seen:
-                raise InputError(f"image {name!r} listed twice (first on line {seen[key]})", names, i)
-            seen[key] = i
-            items.append(GoldItem(name, formula, i))
+        items = [GoldItem(name, formula, i) for i, (name, formula) in enumerate(zip(image_names, formulas), start=1)]
         return GoldSet(items, "names")
     return GoldSet([GoldItem(str(i), f, i + 1) for i, f in enumerate(formulas)], "line-numbers")
 
 
 def _gold_from_split(formulas: list[str], gold: Path, split: Path) -> list[GoldItem]:
-    rows = read_lines(split)
-    items: list[GoldItem] = []
-    seen: dict[str, int] = {}
-    for i, row in enumerate(rows, start=1):
-        fields = row.split()
-        if not fields:
-            continue  # blank lines carry no item in split lists
-        if len(fields) == 2 and fields[1].lstrip("-").isdigit():
-            name, idx_text = fields
-        elif len(fields) == 3 and fields[0].lstrip("-").isdigit():
-            idx_text, name = fields[0], fields[1]
-        else:
-            raise InputError(
-                "expected 'image.png formula_idx' or 'formula_idx image render_type'", split, i
-            )
-        idx = int(idx_text)
-        if not 0 <= idx < len(formulas):
-            raise InputError(f"formula index {idx} outside {gold} (0..{len(formulas) - 1})", split, i)
-        key = image_key(name)
-        if key in seen:
-            raise InputError(f"image {name!r} listed twice (first on line {seen[key]})", split, i)
-        seen[key] = i
-        items.append(GoldItem(name, formulas[idx], idx + 1))
-    if not items:
+    entries = read_split_list(split, n_formulas=len(formulas), duplicates="error")
+    if not entries:
         raise InputError("split list is empty", split)
-    return items
+    return [GoldItem(f"{e.name}.png", formulas[e.formula_idx], e.formula_idx + 1) for e in entries]
 
 
 def gold_from_results(predictions: PredictionSet) -> GoldSet:
@@ -312,7 +254,10 @@ def _record_to_prediction(obj: object, path: Path, line: int) -> Prediction:
         text = ""
     if not isinstance(text, str):
         raise InputError(f"'prediction' must be a string, got {type(text).__name__}", path, line)
-    return Prediction(str(name).strip(), text, line)
+    error = obj.get("error")
+    if error is not None and not isinstance(error, str):
+        raise InputError(f"'error' must be a string, got {type(error).__name__}", path, line)
+    return Prediction(str(name).strip(), text, line, error=error or None)
 
 
 def _resolve_duplicates(

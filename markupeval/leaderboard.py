@@ -34,8 +34,9 @@ FORMATS = ("rich", "markdown", "latex", "csv", "html")
 MISSING = "–"  # en dash: a cell the source does not report
 PUBLISHED, MEASURED = "published", "measured"
 
-#: Where the published rows live: the repository's leaderboard/ folder.
-DEFAULT_PUBLISHED = Path(__file__).resolve().parents[1] / "leaderboard" / "published.csv"
+#: Where the published rows live: package data (a symlink to the repository's
+#: leaderboard/published.csv, the file itself in a wheel).
+DEFAULT_PUBLISHED = Path(__file__).parent / "published.csv"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,12 @@ import numpy as np
 from markupeval import __version__
 from markupeval.metrics.base import Score, Signature
 
+#: Version of the run file's layout, written as "run_format". 2: the signature holds settings only
+#: (format 1 also carried the count ``gold_render_failed``, now only in ``counts``) and its ``mode``
+#: accounts for every render setting (format 1 said ``compatible`` for any rasteriser or timeout).
+#: Files without the key are format 1; :func:`markupeval.stats.runs.read_run` upgrades them, saying so.
+RUN_FORMAT = 2
+
 # Keys of the top-level "metrics" object, in display order.
 METRIC_KEYS = ("bleu", "bleu_tok", "edit_distance", "exact_match", "image_edit_distance", "image_match", "image_match_ws")
 
@@ -66,6 +72,7 @@ class RunResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "run_format": RUN_FORMAT,
             "markupeval_version": __version__,
             "name": self.name,
             "inputs": self.inputs,

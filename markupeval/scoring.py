@@ -16,6 +16,7 @@ import numpy as np
 from markupeval.errors import InputError
 from markupeval.formats import (
     GoldSet,
+    Prediction,
     PredictionSet,
     gold_from_results,
     image_key,
@@ -37,35 +38,64 @@ TEXT_METRICS = ("bleu", "edit_distance", "exact_match")
 
 @dataclass(frozen=True)
 class ScoreConfig:
-    """Every setting that changes a number. Defaults are the original protocol ("compatible")."""
+    """Every setting that changes a number. Defaults are the original protocol ("compatible").
+
+    The run signature's ``mode`` is ``compatible`` only when every field, and every pixel-changing
+    render option (:class:`~markupeval.rendering.renderer.RenderSettings`), holds a value of the
+    original protocol; otherwise ``custom:`` lists the fields that do not. A new setting is
+    declared so (``tests/test_signature_settings.py`` enumerates ``dataclasses.fields(ScoreConfig)``
+    and fails for a field that breaks a rule):
+
+    1. a field whose default is the protocol's value, typed ``bool`` or ``Literal[...]`` (the test
+       tries every other value), or with ``metadata={"examples": (...)}`` naming values to try;
+    2. when the protocol itself allows several values (BLEU (tok) and BLEU (norm) are both the
+       paper's), ``metadata={"protocol": (...)}`` lists them; any other value makes ``mode`` custom
+       with no further code (:meth:`deviations` reads the fields generically);
+    3. its value is recorded in the run signature (an item in ``_run_signature``), so two runs
+       that differ only in it never share a signature.
+
+    Options that change how the work is done, never a number (processes, cache, progress), are
+    render execution options (``renderer.EXECUTION_OPTIONS``), not fields here.
+    """
 
     #: What the gold holds: "norm" (normalized, BLEU (norm)) or "tok" (only tokenized, BLEU (tok)).
-    gold_variant: Literal["norm", "tok"] = "norm"
+    gold_variant: Literal["norm", "tok"] = field(default="norm", metadata={"protocol": ("norm", "tok")})
     #: Edit distance over every gold item against the gold file (missing = empty), instead of the
     #: original's "only the predictions present, against the results file's own gold column".
     strict_edit_distance: bool = False
     #: Normalize predictions with markupeval.latex before scoring (raw-LaTeX models).
     normalize_predictions: bool = False
-    #: Render gold and predictions and compute the image metrics.
-    images: bool = True
+    #: Render gold and predictions and compute the image metrics (False: the protocol's text
+    #: metrics only, which stay as the original computes them).
+    images: bool = field(default=True, metadata={"protocol": (True, False)})
     #: Predictions for images that are not in the gold: "error" or "ignore" (dropped, counted).
-    extra: Literal["error", "ignore"] = "error"
+    #: Neither changes a metric: ignoring drops what the original never saw.
+    extra: Literal["error", "ignore"] = field(default="error", metadata={"protocol": ("error", "ignore")})
     #: Gold items whose gold line (or --render-gold line) is empty: "render" them as the original
     #: renders an empty formula (a blank page; in the text metrics an empty reference), or
     #: "exclude" them from every metric (counted as ``empty_gold_excluded``).
     empty_gold: Literal["render", "exclude"] = "render"
-    #: Renderer settings (markupeval.rendering.Renderer keyword arguments).
+    #: Renderer keyword arguments (markupeval.rendering.Renderer). The pixel-changing ones are
+    #: checked against the protocol's RenderSettings; execution options (workers, cache, ...) never
+    #: change a number.
     render_options: dict = field(default_factory=dict, compare=False)
 
     def deviations(self) -> list[str]:
-        """Names of the settings that differ from the original protocol."""
+        """Names of the settings that differ from the original protocol (render settings by their
+        RenderSettings field name, only when images are scored)."""
         default = ScoreConfig()
         out = []
         for f in fields(self):
-            if f.name in ("gold_variant", "extra", "images", "render_options"):
-                continue  # not deviations from the protocol: they describe the inputs or scope
-            if getattr(self, f.name) != getattr(default, f.name):
+            if f.name == "render_options":
+                continue
+            allowed = f.metadata.get("protocol", (getattr(default, f.name),))
+            if getattr(self, f.name) not in allowed:
                 out.append(f.name)
+        if self.images:
+            from markupeval.rendering.renderer import RenderSettings, render_settings
+
+            chosen, protocol = render_settings(**self.render_options), render_settings()
+            out.extend(f.name for f in fields(RenderSettings) if getattr(chosen, f.name) != getattr(protocol, f.name))
         return out
 
 
@@ -162,6 +192,7 @@ def score(
     index = {image_key(g.image): i for i, g in enumerate(gold.items)}
     aligned: list[str | None] = [None] * len(gold.items)
     own_gold: list[str | None] = [None] * len(gold.items)
+    failed: list[Prediction] = []  # the system reported an error on the image
     extra = []
     for p in predictions.items:
         i = index.get(image_key(p.image))
@@ -170,6 +201,8 @@ def score(
             continue
         aligned[i] = p.text
         own_gold[i] = p.gold_column
+        if p.error:
+            failed.append(p)
     if extra and config.extra == "error":
         first = extra[0]
         raise InputError(
@@ -180,7 +213,6 @@ def score(
         )
 
     notes: list[str] = []
-    normalizer_sig = "none"
     if config.normalize_predictions:
         aligned, normalizer_sig, fallbacks = _normalize(aligned)
         notes.append(f"predictions normalized with {normalizer_sig}; {fallbacks} could not be parsed and were only tokenized")
@@ -208,14 +240,12 @@ def score(
         scores["bleu_tok"].name = "bleu_tok"
         scores["bleu_tok"].signature = Signature.from_items([("gold", "tok"), *scores["bleu"].signature.fields])
     stat_names = {k: list(metrics[k].stat_names) for k in text_keys}
-    render_sig: Signature | None = None
     renders = None
     if config.images:
         image_part, renders = _score_images_kept(render_refs, aligned, excluded, config.render_options)
         stats.update(image_part.stats)
         scores.update(image_part.scores)
         stat_names.update(image_part.stat_names)
-        render_sig = image_part.signature
 
     present = sum(a is not None for a in aligned)
     counts = {
@@ -226,6 +256,7 @@ def score(
         "duplicates": len(predictions.duplicates),
         "extra": len(extra),
         "empty_gold": sum(1 for r in refs if not r.strip()),
+        "prediction_failed": len(failed),
     }
     if render_gold is not None:
         counts["render_gold_empty"] = render_gold.empty
@@ -238,6 +269,9 @@ def score(
         notes.append(f"{len(predictions.duplicates)} duplicate prediction(s) dropped")
     if extra:
         notes.append(f"{len(extra)} prediction(s) for images not in the gold ignored")
+    if failed:
+        shown = "; ".join(f"{p.image}: {p.error}" for p in failed[:5]) + (" ..." if len(failed) > 5 else "")
+        notes.append(f"{len(failed)} prediction(s) the system reported as failed (scored as given, usually empty): {shown}")
 
     samples = []
     for i, g in enumerate(gold.items):
@@ -251,8 +285,8 @@ def score(
             sample.gold_render, sample.pred_render = renders[i]
         samples.append(sample)
 
-    signature = _run_signature(gold, predictions, config, normalizer_sig, scores, render_sig, counts,
-                               render_gold.source if render_gold is not None else "gold")
+    signature = run_signature(config, gold.source, predictions.format,
+                              render_gold.source if render_gold is not None else "gold")
     return RunResult(
         name=name,
         inputs=inputs or {"format": predictions.format},
@@ -326,30 +360,43 @@ def _normalize(aligned: Sequence[str | None]) -> tuple[list[str | None], str, in
     return out, f"{fields['normalizer']}/{fields['mode']}", fallbacks
 
 
-def _run_signature(
-    gold: GoldSet,
-    predictions: PredictionSet,
-    config: ScoreConfig,
-    normalizer_sig: str,
-    scores: dict[str, Score],
-    render_sig: Signature | None,
-    counts: dict[str, int],
-    gold_render: str = "gold",
-) -> Signature:
+def run_signature(config: ScoreConfig, gold_source: str, prediction_format: str,
+                  gold_render: str = "gold") -> Signature:
+    """The signature of a run with these settings on inputs of this kind, without scoring it.
+
+    Settings only, never outcomes (counts live in ``RunResult.counts``): two runs with the same
+    settings on different files share a signature, as sacrebleu's do. ``gold_source`` is
+    :attr:`GoldSet.source`, ``prediction_format`` the predictions file's format, ``gold_render``
+    what the gold images were rendered from: ``gold`` (the gold text itself) or ``file@<hash>``
+    (``--render-gold``).
+    """
     deviations = config.deviations()
+    normalizer_sig = "none"
+    if config.normalize_predictions:
+        from markupeval.latex import Normalizer
+
+        # The run signature is flat key:value pairs, so only the normalizer's preset and mode go in.
+        fields = Normalizer().signature().as_dict()
+        normalizer_sig = f"{fields['normalizer']}/{fields['mode']}"
     items: list[tuple[str, object]] = [
         ("mode", "compatible" if not deviations else "custom:" + "+".join(deviations)),
         ("gold", config.gold_variant),
-        ("gold_src", gold.source),
+        ("gold_src", gold_source),
         ("empty_gold", config.empty_gold),
         ("text_missing", "empty"),
         ("ed_scope", "all" if config.strict_edit_distance else "predictions"),
-        ("ed_ref", "gold" if config.strict_edit_distance or predictions.format != "results" else "results-column"),
+        ("ed_ref", "gold" if config.strict_edit_distance or prediction_format != "results" else "results-column"),
         ("pred_norm", normalizer_sig),
         ("bleu", "multi-bleu"),
+        ("extra", config.extra),
+        ("images", "rendered" if config.images else "none"),
     ]
-    if render_sig is not None:
-        items.append(("gold_render", gold_render))  # "gold": the gold text itself; "file@<hash>": --render-gold
+    if config.images:
+        from markupeval.metrics import get_metric
+        from markupeval.rendering import Renderer
+
+        items.append(("gold_render", gold_render))
+        options = {k: v for k, v in config.render_options.items() if k not in ("progress", "cache")}
+        render_sig = Renderer(**options, cache=False).signature().merged(get_metric("image_match").signature())
         items.extend(render_sig.fields)
-        items.append(("gold_render_failed", counts.get("gold_render_failed", 0)))
     return Signature.from_items(items)

@@ -174,14 +174,48 @@ def test_predict_writes_one_line_per_image(tmp_path, rendered, glyph_set, caplog
     with caplog.at_level(logging.WARNING, logger="markupeval"):
         summary = predict(images, out, glyph_set[1], workers=1)
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert lines == [
+    assert lines[:3] == [
         {"image": "a.png", "prediction": r"\frac { a } { b }"},
         {"image": "b.png", "prediction": "x ^ { 2 }"},
         {"image": "c_blank.png", "prediction": ""},
-        {"image": "d_broken.png", "prediction": ""},
     ]
+    assert lines[3]["image"] == "d_broken.png" and lines[3]["prediction"] == ""
+    assert lines[3]["error"].startswith("unreadable: ") and "d_broken.png" in lines[3]["error"]
     assert (summary.images, summary.blank, summary.unreadable) == (4, 1, 1)
     assert "d_broken.png" in caplog.text
+
+
+def test_a_recogniser_failure_is_counted_in_the_summary_and_the_run(tmp_path, rendered, glyph_set, monkeypatch):
+    """A bug in the recogniser is not a silent miss: the line carries the error, and the scorer
+    counts it as a failed prediction and names it."""
+    import markupeval.baselines.classical.predict as predict_module
+    from markupeval.formats import read_gold, read_predictions
+    from markupeval.scoring import ScoreConfig, score
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for name, formula in (("a.png", "x ^ { 2 }"), ("b.png", r"\frac { a } { b }")):
+        Image.fromarray(rendered[formula]).save(images / name)
+    predict_module._init_worker(str(glyph_set[1]))
+    real = predict_module.predict_image
+
+    def buggy(image, classifier):
+        if image.shape == rendered[r"\frac { a } { b }"].shape:
+            raise IndexError("list index out of range")
+        return real(image, classifier)
+
+    monkeypatch.setattr(predict_module, "predict_image", buggy)
+    paths = predict_module.list_images(images)
+    results, _ = predict_module._predict_paths([str(p) for p in paths])
+    assert [status for _, status, _ in results] == ["ok", "failed"]
+    out = tmp_path / "p.jsonl"
+    predict_module.write_predictions(out, paths, results)
+    (tmp_path / "gold.txt").write_text("x ^ { 2 }\n\\frac { a } { b }\n", encoding="utf-8")
+    (tmp_path / "names.txt").write_text("a.png\nb.png\n", encoding="utf-8")
+    run = score(read_predictions(out), read_gold(tmp_path / "gold.txt", names=tmp_path / "names.txt"),
+                ScoreConfig(images=False))
+    assert run.counts["prediction_failed"] == 1 and run.counts["missing"] == 0
+    assert any("b.png" in note and "IndexError" in note for note in run.notes)
 
 
 def test_predict_rejects_bad_arguments(tmp_path, glyph_set):
@@ -213,7 +247,8 @@ def test_cli_predict(tmp_path, rendered, glyph_set):
 
 @pytest.mark.slow
 def test_real_test_formulas_beat_the_ctc_row(shared_dir, classifier):
-    """The first 60 test gold formulas: corpus BLEU far above the paper's CTC row (30.36)."""
+    """The first 60 test gold formulas: corpus BLEU far above the paper's CTC row (30.36), at the
+    measured value (89.20) less a stated margin of 1.2 BLEU (another TeX Live's glyph shapes)."""
     from markupeval.metrics.bleu import BLEU
 
     gold = (shared_dir / "data/im2latex100k/tgt-test-old.txt").read_text(encoding="utf-8").split("\n")[:60]
@@ -221,4 +256,4 @@ def test_real_test_formulas_beat_the_ctc_row(shared_dir, classifier):
     preds = [_predict(im, classifier) for im in images]
     bleu = BLEU().corpus_score(preds, gold).value
     print(f"BLEU on the first 60 test formulas: {bleu:.2f}")
-    assert bleu > 50.0, bleu
+    assert bleu >= 89.20 - 1.2, bleu

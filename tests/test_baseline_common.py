@@ -147,3 +147,17 @@ def test_tokenized_training_formulas_replace_the_normalized_ones(build_formula_d
     items = ImageSet.from_dataset(ds, vocab, formulas)
     assert items.tokens == [("x^{2}",), ("x^{3}",), ("y",)]
     assert training_vocabulary(ds, None).tokens == ["^", "x", "{", "}"]  # the dataset's: seen twice or more
+
+
+def test_a_broken_baseline_module_is_a_visible_error_naming_it(monkeypatch, capsys):
+    import markupeval.baselines as baselines
+
+    monkeypatch.setitem(baselines.BASELINES, "brokenbase", "markupeval.baselines.no_such_module_cli")
+    rc = main(["baseline", "predict", "brokenbase", "--images", "x", "--out", "y"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert rc == 3
+    assert "baseline 'brokenbase' is broken" in err and "markupeval.baselines.no_such_module_cli" in err
+    # Listed in the help too, marked broken, not silently absent.
+    rc = main(["baseline", "predict"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert rc == 2 and "brokenbase" in out and "BROKEN" in out

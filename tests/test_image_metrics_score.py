@@ -100,6 +100,9 @@ def test_the_rasteriser_and_timeout_are_chosen_and_recorded(tmp_path: Path) -> N
         run = json.loads(out.read_text())
         assert f"rasterizer:{rasterizer}|" in run["signature"]
         assert f"timeout:{timeout}s|" in run["signature"]
+        # PDFium and a shorter limit are not the protocol's: the run must not claim it is.
+        expected = "mode:custom:rasterizer+timeout|" if rasterizer == "pdfium" else "mode:compatible|"
+        assert run["signature"].startswith(expected)
         assert run["metrics"]["image_match"] == 1.0
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from markupeval.latex import Normalizer, normalize
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+from conftest import SHARED, require_shared  # noqa: E402
+
 DATA = SHARED / "data"
 
 
@@ -18,8 +19,8 @@ def _lines(path: Path) -> list[str]:
 
 
 def _need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not found: {path} (the project's ../shared folder)")
+    require_shared()
+    assert path.exists(), f"{path} is missing from the shared data"
     return path
 
 
@@ -182,9 +183,11 @@ def test_gold_test_set_is_a_fixed_point() -> None:
     gold = [g for g in _lines(_need(DATA / "im2latex100k" / "tgt-test-old.txt"))[:10355] if g.strip()]
     assert len(gold) == 10284
     changed = [g for g in gold if normalize(g).text != g]
-    # Known leftovers: 7 lines with the original's "[object Object]", text-mode "^ 2" and "'"
+    # Known leftovers: lines with the original's "[object Object]", text-mode "^ 2" and "'"
     # (from \mbox{..}) that math mode braces/primes, and "\r" + "ule" from a JS escape slip.
-    assert len(changed) / len(gold) <= 0.01, changed[:5]
+    # Measured: 18 of 10,284; the margin of 2 lines lets a deliberate normalizer change through
+    # with a look at this list, and nothing like a regression.
+    assert len(changed) <= 18 + 2, changed[:5]
 
 
 def test_raw_sample_formulas_normalize_to_the_official_gold() -> None:
@@ -196,7 +199,7 @@ def test_raw_sample_formulas_normalize_to_the_official_gold() -> None:
     pairs = [(formulas[idx], gold[i]) for i, idx in enumerate(range(1000, 1100))]
     assert [names[idx] for idx in range(1000, 1100)] == gold_names[:100]  # the lists agree
     same = sum(normalize(raw).text == g for raw, g in pairs)
-    assert same >= 90, same
+    assert same >= 97 - 1, same  # measured 97 of 100; margin 1
 
 
 @pytest.mark.slow

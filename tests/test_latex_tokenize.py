@@ -63,11 +63,15 @@ def test_normalize_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert out.read_text(encoding="utf-8").split("\n")[0] == "x ^ b _ a"
 
 
-def test_normalize_command_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_normalize_command_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog) -> None:
     missing = tmp_path / "missing.txt"
     assert main(["normalize", str(missing), str(tmp_path / "o")]) == 2
     assert "missing.txt" in capsys.readouterr().err
+    # Not UTF-8: read as Latin-1 like every formula file (markupeval.textfiles), with a warning
+    # naming file and line, so `normalize`, `score` and `data build` agree on its text.
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"x^2\n\xff\xfe\n")
-    assert main(["normalize", str(bad), str(tmp_path / "o")]) == 2
-    assert "bad.txt:2" in capsys.readouterr().err
+    with caplog.at_level("WARNING", logger="markupeval"):
+        assert main(["normalize", str(bad), str(tmp_path / "o")]) == 0
+    assert "bad.txt:2: not valid UTF-8" in caplog.text
+    assert len((tmp_path / "o").read_text(encoding="utf-8").split("\n")) == 3  # two lines, as read

@@ -18,9 +18,10 @@ from markupeval.errors import InputError
 from markupeval.leaderboard import COLUMN_KEYS, MISSING, build_board, read_published, render
 from markupeval.stats.runs import read_run
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+from conftest import SHARED, require_shared  # noqa: E402
+
 DATA = SHARED / "data"
-needs_shared = pytest.mark.skipif(not DATA.is_dir(), reason=f"real data not found at {SHARED} (the shared folder beside the repository)")
+needs_shared = pytest.mark.shared  # conftest: fails under CI=true without ../shared, else skips
 
 # Column order of the protocol's Table 2 transcription: BLEU (tok), BLEU (norm), Match, Match (-ws).
 PAPER_COLUMNS = ("bleu_tok", "bleu_norm", "image_match", "image_match_ws")
@@ -106,8 +107,7 @@ def test_measured_rows_rank_scale_and_missing_cells(tmp_path):
 @pytest.fixture(scope="module")
 def real_runs(tmp_path_factory):
     """The two shared real prediction files scored (text metrics) with `markupeval score`."""
-    if not DATA.is_dir():
-        pytest.skip(f"real data not found at {DATA}")
+    require_shared()
     out = tmp_path_factory.mktemp("runs")
     paths = []
     for name in ("resultsT", "results65_100"):

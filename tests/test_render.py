@@ -104,6 +104,30 @@ def test_preloading_failure_falls_back_to_the_plain_preamble(monkeypatch, batch_
     assert all(same(a, b) for a, b in zip(results, batch_results))
 
 
+@pytest.mark.parametrize("failure", ["no kpsewhich", "no format found"])
+def test_a_failing_format_stamp_invalidates_the_preloaded_format(monkeypatch, tmp_path: Path, failure: str) -> None:
+    # The stamp keys the preloaded format by the installed base format. If it cannot be taken, a
+    # constant stand-in would match a stale format forever: it must fail, and rendering fall back.
+    import markupeval.rendering.preloaded as preloaded
+    from markupeval.errors import RenderEnvironmentError
+
+    real_run = subprocess.run
+
+    def run(cmd, *args, **kwargs):
+        if cmd[0] != "kpsewhich":
+            return real_run(cmd, *args, **kwargs)
+        if failure == "no kpsewhich":
+            raise FileNotFoundError(2, "No such file or directory", "kpsewhich")
+        return subprocess.CompletedProcess(cmd, 1, stdout="", stderr="")
+
+    monkeypatch.setattr(preloaded.subprocess, "run", run)
+    with pytest.raises(RenderEnvironmentError, match="stamp"):
+        preloaded.format_path(load_template("im2markup"), "tex", tmp_path)
+    results = Renderer(cache=tmp_path / "cache", workers=1).render(FORMULAS[:2])
+    assert [r.status for r in results] == ["ok", "ok"]
+    assert not list((tmp_path / "cache").glob("formats/*.fmt"))  # nothing built under a missing stamp
+
+
 def test_statuses_and_images(batch_results) -> None:
     for f, r in zip(FORMULAS, batch_results):
         assert r.status == "ok", (f, r.message)

@@ -15,11 +15,11 @@ from PIL import Image
 
 from markupeval.cli import main
 from markupeval.report import FolderImages, build_report
-from markupeval.report.images import MARK, diff_picture
+from markupeval.images.diff import MARK, diff_picture
 from markupeval.report.plot import rates
 from markupeval.stats.runs import read_run
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+from conftest import SHARED, require_shared  # noqa: E402
 DATA = SHARED / "data"
 PAIRS = SHARED / "golden" / "image-pairs"
 N = 40
@@ -28,8 +28,7 @@ N = 40
 @pytest.fixture(scope="module")
 def run_file(tmp_path_factory) -> Path:
     """The first 40 test images of results65_100, scored by `markupeval score` (text metrics)."""
-    if not (DATA.is_dir() and PAIRS.is_dir()):
-        pytest.skip(f"real data and renders not found at {SHARED} (the shared folder beside the repository)")
+    require_shared()
     d = tmp_path_factory.mktemp("run")
     gold = (DATA / "im2latex100k" / "tgt-test-old.txt").read_text(encoding="utf-8").split("\n")[:N]
     names = (DATA / "im2latex100k" / "src-test-old.txt").read_text(encoding="utf-8").split("\n")[:N]
@@ -136,7 +135,7 @@ def test_diff_picture_marks_the_columns_that_break_match():
     pred[1:9, 20:24] = 0
     pair = compare_images(gold, pred, keep_opcodes=True)
     assert not pair.match
-    pic = diff_picture(gold, pred, pair)
+    pic = diff_picture(gold, pred, pair.opcodes, mark_breaks=True)
     assert tuple(pic[2, 21]) == BOTH and tuple(pic[2, 3]) == GOLD_ONLY
     marked = np.where((pic[h + 2 :] == MARK).all(axis=2).any(axis=0))[0]
     # The mark covers exactly the missing block, nothing of what both share.

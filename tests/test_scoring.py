@@ -77,7 +77,7 @@ def test_split_lists_both_styles(tmp_path):
         assert [(g.image.removesuffix(".png"), g.formula) for g in gs.items] == [("b", "f two"), ("a", "f zero")]
     p = write(tmp_path / "p.jsonl", '{"image": "a.png", "prediction": "f zero"}\n')
     run = score_files(p, formulas, split=raw, config=TEXT)
-    assert run.counts == {"gold": 2, "predictions": 1, "scored": 1, "missing": 1, "duplicates": 0, "extra": 0, "empty_gold": 0}
+    assert run.counts == {"gold": 2, "predictions": 1, "scored": 1, "missing": 1, "duplicates": 0, "extra": 0, "empty_gold": 0, "prediction_failed": 0}
 
 
 def test_split_on_newline_only(tmp_path):
@@ -94,7 +94,6 @@ def test_split_on_newline_only(tmp_path):
         ('{"image": "i0.png"}\n', "jsonl", "missing 'prediction'", 1),
         ('{"image": "i0.png", "prediction": "a"}\nnot json\n', "jsonl", "invalid JSON", 2),
         ("id,prediction\ni0.png,a,b\n", "csv", "more fields", 2),
-        (b"a b\n\xff\xfe\n", "lines", "not valid UTF-8", 2),
     ],
 )
 def test_bad_prediction_files_name_file_and_line(tmp_path, content, fmt, message, line):
@@ -169,10 +168,46 @@ def test_cli_user_error_is_a_message_not_a_traceback(tmp_path, capsys):
     assert "file not found" in err and "Traceback" not in err
 
 
-def test_bundled_sample_scores(capsys):
-    assert main(["score", "--no-images"]) == 0
+def test_bundled_sample_scores(capsys, tmp_path):
+    """`markupeval score` with no arguments: its numbers, each recomputed here independently
+    (sacrebleu for BLEU, python-Levenshtein over tokens for the edit distance, plain string
+    comparison for exact match) from the bundled files."""
+    import json
+    from importlib import resources
+
+    import Levenshtein
+    import sacrebleu
+
+    out_json = tmp_path / "run.json"
+    assert main(["score", "--no-images", "--json", str(out_json)]) == 0
     out = capsys.readouterr().out
-    assert "bundled-sample" in out and "BLEU" in out
+    assert "bundled-sample" in out and "BLEU" in out and "88.88" in out
+    run = json.loads(out_json.read_text())
+    assert run["counts"] == {"gold": 300, "predictions": 300, "scored": 300, "missing": 0, "duplicates": 0,
+                             "extra": 0, "empty_gold": 0, "prediction_failed": 0}
+
+    sample = resources.files("markupeval") / "sample"
+    gold = (sample / "gold.txt").read_text(encoding="utf-8").split("\n")[:300]
+    names = (sample / "names.txt").read_text(encoding="utf-8").split("\n")[:300]
+    rows = [line.split("\t") for line in (sample / "predictions.txt").read_text(encoding="utf-8").split("\n") if line.strip()]
+    by_name = {r[0]: r[2] for r in rows}
+    hyps = [by_name.get(n, "") for n in names]
+    bleu = sacrebleu.corpus_bleu(hyps, [gold], tokenize="none", force=True, smooth_method="none")
+    assert run["metrics"]["bleu"] == pytest.approx(bleu.score, abs=1e-9)
+    assert round(run["metrics"]["bleu"], 2) == 88.88  # as measured: 88.87981...
+
+    def token_distance(a: list[str], b: list[str]) -> int:
+        vocab: dict[str, int] = {}
+        return Levenshtein.distance("".join(chr(0x100 + vocab.setdefault(t, len(vocab))) for t in a),
+                                    "".join(chr(0x100 + vocab.setdefault(t, len(vocab))) for t in b))
+
+    pairs = [(r[1].strip().split(" "), r[2].strip().split(" ")) for r in rows]  # against the results' own gold
+    distance = sum(token_distance(g, p) for g, p in pairs)
+    longest = sum(max(len(g), len(p)) for g, p in pairs)
+    assert (distance, longest) == (1750, 19803)
+    assert run["metrics"]["edit_distance"] == pytest.approx(1 - distance / longest, abs=1e-12)
+    matches = sum(" ".join(h.split()) == " ".join(g.split()) for h, g in zip(hyps, gold))
+    assert matches == 136 and run["metrics"]["exact_match"] == pytest.approx(matches / 300)
 
 
 def test_normalize_predictions_is_a_named_deviation(tmp_path, gold):
@@ -186,3 +221,22 @@ def test_normalize_predictions_is_a_named_deviation(tmp_path, gold):
     assert sig["mode"] == "custom:normalize_predictions" and sig["pred_norm"].startswith("im2latex-katex")
     assert str(norm.signature).count("version:") == 1
     assert any("normalized" in note for note in norm.notes)
+
+
+def test_one_reader_one_encoding_policy_for_score_and_data_build(tmp_path, caplog):
+    # A Latin-1 formula file reads the same in `score --gold --split` and in the dataset pipeline
+    # (both through markupeval.textfiles): "café", with a warning naming file and line.
+    from markupeval.data.lists import read_formulas, read_split_list
+
+    gold = write(tmp_path / "f.lst", "x\n\\mbox{caf\xe9}\n".encode("latin-1"))
+    split = write(tmp_path / "t.lst", "a.png 0\nb.png 1\n")
+    with caplog.at_level("WARNING", logger="markupeval"):
+        gs = read_gold(gold, split=split)
+    assert [g.formula for g in gs.items] == read_formulas(gold) == ["x", "\\mbox{café}"]
+    assert f"{gold}:2: not valid UTF-8" in caplog.text
+    # Duplicates: the scorer refuses an image listed twice, the dataset reader keeps both entries.
+    dup = write(tmp_path / "d.lst", "a.png 0\na.png 1\n")
+    with pytest.raises(InputError, match="listed twice") as exc:
+        read_gold(gold, split=dup)
+    assert exc.value.line == 2
+    assert [e.formula_idx for e in read_split_list(dup)] == [0, 1]

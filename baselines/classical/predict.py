@@ -6,8 +6,10 @@ line per image, in file-name order, which ``markupeval score`` reads directly.
 
 Policy for bad images: a file that cannot be decoded as an image gets an empty prediction and a
 warning naming it (it stays in the output, so the scorer counts it wrong rather than missing);
-so does an image the recogniser fails on (an internal error, named with the file). The counts
-are returned in :class:`PredictSummary`.
+so does an image the recogniser fails on (an internal error, named with the file). Both lines
+carry an ``"error"`` field, so ``markupeval score`` counts them as ``prediction_failed`` and names
+them in the run's notes instead of scoring a silent miss; the counts are also returned in
+:class:`PredictSummary`.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from markupeval.baselines.classical.glyphs import GlyphSet, load_or_build
 from markupeval.baselines.classical.recognize import Classifier, recognise
 from markupeval.baselines.classical.structure import layout
 from markupeval.errors import InputError
+from markupeval.images.io import load_grayscale
 
 log = logging.getLogger("markupeval")
 
@@ -59,15 +61,7 @@ def predict_image(image: np.ndarray, classifier: Classifier) -> str:
 
 def read_image(path: Path) -> np.ndarray:
     """2-D uint8 grayscale; transparent pixels count as white (renders with an alpha channel)."""
-    try:
-        with Image.open(path) as im:
-            if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
-                im = im.convert("RGBA")
-                white = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(white, im)
-            return np.asarray(im.convert("L"))
-    except (UnidentifiedImageError, OSError) as exc:
-        raise InputError(f"cannot read image: {exc}", path) from exc
+    return load_grayscale(path, transparent="white")
 
 
 _worker_classifier: Classifier | None = None
@@ -144,14 +138,22 @@ def predict(images_dir: Path, out: Path, checkpoint: Path | None = None, *, cach
     failed = [msg for _, status, msg in results if status == "failed"]
     for msg in unreadable + failed:
         log.warning("%s (empty prediction written)", msg)
+    write_predictions(out, paths, results)
+    blank = sum(status == "blank" for _, status, _ in results)
+    return PredictSummary(len(paths), len(unreadable), blank, seconds, cpu_seconds, len(failed))
+
+
+def write_predictions(out: Path, paths: list[Path], results: list[tuple[str, str, str]]) -> None:
+    """One JSON line per image; an unreadable image or a recogniser failure carries ``"error"``."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        for p, (pred, _, _) in zip(paths, results):
-            fh.write(json.dumps({"image": p.name, "prediction": pred}) + "\n")
+        for p, (pred, status, msg) in zip(paths, results):
+            record = {"image": p.name, "prediction": pred}
+            if status in ("unreadable", "failed"):
+                record["error"] = f"{status}: {msg}"
+            fh.write(json.dumps(record) + "\n")
     tmp.replace(out)
-    blank = sum(status == "blank" for _, status, _ in results)
-    return PredictSummary(len(paths), len(unreadable), blank, seconds, cpu_seconds, len(failed))
 
 
 def _collect(batches, total: int, progress: bool) -> tuple[list[tuple[str, str, str]], float]:

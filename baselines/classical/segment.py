@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage  # a scikit-image dependency; its labelling is the fastest available
+from scipy import ndimage  # its labelling is the fastest available
 
 # The protocol's ink threshold: a pixel is ink when its grey value is <= 128.
 INK_THRESHOLD = 128

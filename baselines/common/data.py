@@ -8,17 +8,17 @@ and reads a plain directory of images for prediction.
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
 
 from markupeval.data import Im2LatexDataset, Vocabulary, build_vocabulary
+from markupeval.data.batches import bucket_batches as shared_bucket_batches
 from markupeval.errors import InputError
+from markupeval.images.io import load_grayscale
 
 log = logging.getLogger("markupeval")
 
@@ -41,11 +41,7 @@ class Batch:
 
 def load_image(path: Path) -> np.ndarray:
     """A 2-D uint8 grayscale array; an unreadable file is an InputError naming it."""
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("L"), dtype=np.uint8)
-    except OSError as exc:
-        raise InputError(f"cannot read image: {exc}", path) from None
+    return load_grayscale(path)
 
 
 def bucket_batches(sizes: Sequence[tuple[int, ...]], batch_size: int, shuffle: bool, seed: int = 0) -> list[list[int]]:
@@ -54,19 +50,7 @@ def bucket_batches(sizes: Sequence[tuple[int, ...]], batch_size: int, shuffle: b
     Same order as ``Im2LatexDataset.bucket_batches``: sizes sorted, shuffled inside each bucket and
     then across batches by ``random.Random(seed)``, so an epoch's order depends on (seed, epoch) only.
     """
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for i, size in enumerate(sizes):
-        groups.setdefault(tuple(size), []).append(i)
-    rng = random.Random(seed)
-    batches = []
-    for key in sorted(groups):
-        idx = groups[key]
-        if shuffle:
-            rng.shuffle(idx)
-        batches.extend(idx[i:i + batch_size] for i in range(0, len(idx), batch_size))
-    if shuffle:
-        rng.shuffle(batches)
-    return batches
+    return shared_bucket_batches([tuple(size) for size in sizes], batch_size, shuffle=shuffle, seed=seed)
 
 
 def collate(images: Sequence[np.ndarray], token_lists: Sequence[Sequence[str]], names: list[str],

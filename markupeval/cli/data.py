@@ -136,24 +136,11 @@ def _register_build(dsub: argparse._SubParsersAction) -> None:
 
 
 def _config(args: argparse.Namespace, template: str, strict: bool = False):
-    from markupeval.data.build import BuildConfig
-    from markupeval.data.filters import FilterSettings
-    from markupeval.data.preprocess import BUCKET_PRESETS, PreprocessSettings
+    from markupeval.data.build import build_config
 
-    render_options: dict = {"rasterizer": args.rasterizer, "strict": strict}
-    if template == "dataset":
-        # The amsmath-free template needs the rewrites that keep plain-TeX \pmatrix.
-        render_options["rewrites"] = "dataset_compatible"
-    if args.workers is not None:
-        render_options["workers"] = args.workers
-    if args.cache_dir:
-        render_options["cache"] = args.cache_dir
-    return BuildConfig(
-        preprocess=PreprocessSettings(buckets=BUCKET_PRESETS[args.buckets], bucket_preset=args.buckets),
-        filters=FilterSettings(args.max_width, args.max_height, args.max_tokens),
-        template=template,
-        render_options=render_options,
-    )
+    return build_config(template, rasterizer=args.rasterizer, buckets=args.buckets, max_width=args.max_width,
+                        max_height=args.max_height, max_tokens=args.max_tokens, workers=args.workers,
+                        cache_dir=args.cache_dir, strict=strict)
 
 
 def _run_with_progress(fn, no_progress: bool, label: str):
@@ -187,15 +174,7 @@ def run_build(args: argparse.Namespace) -> int:
         lists = {s: Path(p) for s, p in (("train", args.train), ("validate", args.validate), ("test", args.test)) if p}
         if not lists:
             raise InputError("give at least one of --train, --validate, --test")
-        normalize = None
-        if not args.normalized:
-            from markupeval.latex import normalize as _normalize  # the project's normalizer
-
-            def normalize(f: str) -> str:
-                r = _normalize(f)
-                return "" if r.fallback else r.text  # unparseable: empty, as the original left it
-        inputs = inputs_from_files(Path(args.formulas), lists, Path(args.normalized) if args.normalized else None,
-                                   normalize)
+        inputs = inputs_from_files(Path(args.formulas), lists, Path(args.normalized) if args.normalized else None)
     template = args.template or ("dataset" if inputs.source == "raw" else "im2markup")
     config = _config(args, template)
     report = _run_with_progress(lambda cb: build(inputs, Path(args.out), config, on_progress=cb),
@@ -231,36 +210,19 @@ def _register_synth(dsub: argparse._SubParsersAction) -> None:
 
 
 def run_synth(args: argparse.Namespace) -> int:
-    import hashlib
+    from markupeval.data.lists import read_formulas
+    from markupeval.data.synth import synthesize
 
-    from markupeval.data.build import BuildInputs, build
-    from markupeval.data.lists import ListEntry, read_formulas
-    from markupeval.data.synth import StructuredNgram, compare, generate
-
-    t0 = time.perf_counter()
     train = read_formulas(Path(args.train_gold))
-    model = StructuredNgram(max_tokens=args.max_tokens).fit(train)
-    formulas = list(generate(model, args.n, seed=args.seed, exclude=train))
-    names = [f"{args.prefix}{hashlib.sha1(f.encode()).hexdigest()[:10]}" for f in formulas]
-    inputs = BuildInputs(formulas, formulas, {"train": [ListEntry(n, i) for i, n in enumerate(names)]},
-                         source="normalized", description={
-                             "synthetic": {"train_gold": args.train_gold, "seed": args.seed, "candidates": args.n,
-                                           "generator": "structure-aware n-gram (markupeval.data.synth)"}})
+    reference = read_formulas(Path(args.reference)) if args.reference else None
     # strict: a candidate that makes TeX complain (double superscripts, ...) is not kept.
     config = _config(args, args.template, strict=True)
-    report = _run_with_progress(lambda cb: build(inputs, Path(args.out), config, on_progress=cb),
-                                args.no_progress, "synth")
-    from markupeval.data.reader import Im2LatexDataset
-
-    kept = [" ".join(item.tokens) for item in Im2LatexDataset(Path(args.out), "train").items]
-    reference = read_formulas(Path(args.reference)) if args.reference else None
-    check = compare(train, kept, reference)
-    manifest = report.manifest
-    manifest["synthetic"] = {"candidates": len(formulas), "kept": len(kept), "distribution_check": check,
-                             "seconds_total": round(time.perf_counter() - t0, 1)}
-    (Path(args.out) / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    _print_counts(manifest)
-    Console().print_json(data=check)
+    report = _run_with_progress(
+        lambda cb: synthesize(train, Path(args.out), args.n, config, seed=args.seed, prefix=args.prefix,
+                              reference=reference, description={"train_gold": args.train_gold}, on_progress=cb),
+        args.no_progress, "synth")
+    _print_counts(report.manifest)
+    Console().print_json(data=report.distribution_check)
     return 0
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from markupeval.errors import InputError
+from markupeval.textfiles import read_formulas
 from markupeval.latex import MODES, Normalizer
 
 log = logging.getLogger("markupeval")
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "kept). Formulas that cannot be parsed are tokenized instead and counted on stderr."
         ),
     )
-    p.add_argument("input", type=Path, help="formulas, one per line (UTF-8)")
+    p.add_argument("input", type=Path, help="formulas, one per line (UTF-8; see markupeval.textfiles)")
     p.add_argument("output", type=Path, help="where to write the result ('-' for stdout)")
     p.add_argument("--mode", default="normalize", choices=MODES,
                    help="normalize (parse and rewrite, the gold's form) or tokenize (split only)")
@@ -31,18 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        text = args.input.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("no such file", args.input) from None
-    except UnicodeDecodeError as exc:
-        line = text_line_of(args.input.read_bytes(), exc.start)
-        raise InputError(f"not UTF-8 ({exc.reason})", args.input, line) from None
-    # Formula files are split on "\n" only: other Unicode line breaks occur inside formulas.
-    lines = text.split("\n")
-    final_newline = lines and lines[-1] == ""
-    if final_newline:
-        lines.pop()
+    lines = read_formulas(args.input)
     normalizer = Normalizer(args.mode)
     out: list[str] = []
     fallbacks: list[int] = []
@@ -64,8 +53,3 @@ def run(args: argparse.Namespace) -> int:
         shown = ", ".join(str(n) for n in fallbacks[:20]) + (" ..." if len(fallbacks) > 20 else "")
         err.print(f"fallback lines: {shown} (-v for the reasons)", highlight=False, markup=False)
     return 0
-
-
-def text_line_of(data: bytes, offset: int) -> int:
-    """1-based line number of a byte offset."""
-    return data.count(b"\n", 0, offset) + 1

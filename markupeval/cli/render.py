@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 from markupeval.errors import InputError
-from markupeval.formats import image_key, read_lines
+from markupeval.textfiles import image_key, read_formulas, read_names
 from markupeval.rendering.rasterize import RASTERIZERS
 from markupeval.rendering.renderer import DEFAULT_RASTERIZER, Renderer
 from markupeval.rendering.rewrites import PRESETS
@@ -50,21 +50,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _names(path: str | None, count: int, formulas_path: str) -> list[str]:
     if path is None:
         return [str(i) for i in range(count)]
-    names = [image_key(n) for n in read_lines(path)]
+    names = [image_key(n) for n in read_names(path)]
     if len(names) != count:
         raise InputError(f"{len(names)} names but {count} formulas in {formulas_path}", path)
-    seen: dict[str, int] = {}
-    for line, name in enumerate(names, start=1):
-        if not name or "/" in name or "\\" in name or name in (".", "..") or "\0" in name:
-            raise InputError(f"not a usable file name: {name!r}", path, line)
-        if name in seen:
-            raise InputError(f"duplicate name {name!r} (first on line {seen[name]})", path, line)
-        seen[name] = line
     return names
 
 
 def run(args: argparse.Namespace) -> int:
-    formulas = read_lines(args.formulas)
+    formulas = read_formulas(args.formulas)
     names = _names(args.names, len(formulas), args.formulas)
     outdir = Path(args.outdir)
     try:

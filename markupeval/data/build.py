@@ -45,7 +45,8 @@ from PIL import Image
 from markupeval import __version__
 from markupeval.data.filters import FilterSettings, filter_reason
 from markupeval.data.lists import ListEntry, read_formulas, read_split_list, write_filter_list, write_formulas
-from markupeval.data.preprocess import PreprocessSettings, preprocess
+from markupeval.textfiles import image_key, read_names
+from markupeval.data.preprocess import BUCKET_PRESETS, PreprocessSettings, preprocess
 from markupeval.data.reader import FORMULAS_FILE, IMAGES_DIR, MANIFEST_FILE, SPLITS, VOCAB_FILE
 from markupeval.data.vocab import build_vocabulary, write_vocabulary
 from markupeval.errors import InputError
@@ -309,17 +310,56 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def normalize_like_release(formula: str) -> str:
+    """The project's normalizer with the release's fallback policy: a formula the normalizer cannot
+    parse becomes an empty line, as the original normalizer left it (71 test formulas of the
+    release are such empty lines), never a merely tokenized stand-in."""
+    from markupeval.latex import normalize
+
+    result = normalize(formula)
+    return "" if result.fallback else result.text
+
+
+def build_config(
+    template: str,
+    *,
+    rasterizer: str = "ghostscript",
+    buckets: str = "paper",
+    max_width: int = 500,
+    max_height: int = 160,
+    max_tokens: int = 150,
+    workers: int | None = None,
+    cache_dir: str | Path | None = None,
+    strict: bool = False,
+) -> BuildConfig:
+    """A :class:`BuildConfig` from the ``data build``/``data synth`` options. The amsmath-free
+    ``dataset`` template gets the rewrites that keep plain-TeX ``\\pmatrix``; ``strict`` refuses a
+    formula that makes TeX complain even when TeX produced a page."""
+    render_options: dict[str, Any] = {"rasterizer": rasterizer, "strict": strict}
+    if template == "dataset":
+        render_options["rewrites"] = "dataset_compatible"
+    if workers is not None:
+        render_options["workers"] = workers
+    if cache_dir:
+        render_options["cache"] = str(cache_dir)
+    return BuildConfig(
+        preprocess=PreprocessSettings(buckets=BUCKET_PRESETS[buckets], bucket_preset=buckets),
+        filters=FilterSettings(max_width, max_height, max_tokens),
+        template=template,
+        render_options=render_options,
+    )
+
+
 def inputs_from_files(
     formulas: Path,
     lists: dict[str, Path],
     normalized: Path | None = None,
-    normalize: Callable[[str], str] | None = None,
+    normalize: Callable[[str], str] | None = normalize_like_release,
 ) -> BuildInputs:
     """Inputs from an official-style release: a raw formula file and ``im2latex_*.lst`` lists.
 
     The normalized formulas come from ``normalized`` (a file indexed like ``formulas``) or, when
-    absent, from ``normalize(formula)`` -- an empty string for a formula that cannot be parsed,
-    as the original normalizer left it.
+    absent, from ``normalize(formula)`` (default :func:`normalize_like_release`).
     """
     raw = read_formulas(formulas)
     if normalized is not None:
@@ -387,10 +427,10 @@ def inputs_from_holdings(holdings: Path, train_limit: int | None = None) -> Buil
     splits = {"train": train}
     for s in ("validate", "test"):
         gold = read_formulas(paths[f"{s}_gold"])
-        names = read_formulas(paths[f"{s}_names"])
+        names = read_names(paths[f"{s}_names"])
         if len(gold) != len(names):
             raise InputError(f"{len(gold)} formulas but {len(names)} names in {paths[f'{s}_names'].name}", paths[f"{s}_gold"])
-        by_name = {nm.strip().removesuffix(".png"): (g, i) for i, (nm, g) in enumerate(zip(names, gold))}
+        by_name = {image_key(nm): (g, i) for i, (nm, g) in enumerate(zip(names, gold))}
         entries = splits_all[s]
         for e in entries:
             if e.name not in by_name:

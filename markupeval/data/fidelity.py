@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from markupeval.data.lists import ListEntry, read_formulas, read_split_list
 from markupeval.data.preprocess import crop
-from markupeval.errors import InputError
+from markupeval.images.io import load_grayscale
 
 
 @dataclass
@@ -43,13 +42,7 @@ def load_original(path: Path) -> np.ndarray:
     The 1,200 originals are palette images (index 0 white, every other index black) with a
     transparency entry; ``convert("L")`` maps them exactly as the original scripts did.
     """
-    try:
-        with Image.open(path) as im:
-            im.info.pop("transparency", None)  # only silences PIL's warning; the L values are the same
-            gray = np.asarray(im.convert("L"), dtype=np.uint8)
-    except OSError as exc:
-        raise InputError(f"cannot read image: {exc}", path) from None
-    return crop(gray, None)[0]
+    return crop(load_grayscale(path), None)[0]
 
 
 def sample_entries(sample_dir: Path, splits: tuple[str, ...] = ("train", "validate", "test")) -> list[ListEntry]:

@@ -33,7 +33,6 @@ line when the dataset is opened, never later in a training loop.
 
 from __future__ import annotations
 
-import random
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,9 +41,11 @@ from typing import Any, Iterator, NamedTuple, Sequence
 import numpy as np
 from PIL import Image
 
+from markupeval.data.batches import bucket_batches
 from markupeval.data.lists import read_formulas, read_split_list
 from markupeval.data.vocab import Vocabulary
 from markupeval.errors import InputError
+from markupeval.images.io import load_grayscale
 
 SPLITS = ("train", "validate", "test")
 IMAGES_DIR = "images_processed"
@@ -100,8 +101,8 @@ class Im2LatexDataset:
             raise InputError(f"no {self.split} list in dataset directory", lst)
         formulas = read_formulas(root / FORMULAS_FILE)
         entries = read_split_list(lst, n_formulas=len(formulas))
-        lines = _entry_lines(lst)
-        for entry, lineno in zip(entries, lines):
+        for entry in entries:
+            lineno = entry.line
             prior = self._source.get(entry.name)
             if prior is not None and prior.root != root:
                 raise InputError(f"image {entry.name}.png is also in {prior.root}", lst, lineno)
@@ -134,12 +135,7 @@ class Im2LatexDataset:
         return self._source[name].formula_idx
 
     def load_image(self, name: str) -> np.ndarray:
-        path = self.image_path(name)
-        try:
-            with Image.open(path) as im:
-                return np.asarray(im.convert("L"), dtype=np.uint8)
-        except OSError as exc:
-            raise InputError(f"cannot read image: {exc}", path) from None
+        return load_grayscale(self.image_path(name))
 
     def image_size(self, name: str) -> tuple[int, int]:
         size = self._sizes.get(name)
@@ -165,22 +161,9 @@ class Im2LatexDataset:
     ) -> Iterator[list[Item]]:
         """Batches of same-size items. With ``shuffle``, the order inside each bucket and the order
         of the batches are permuted by ``random.Random(seed)``: same seed, same batches."""
-        if batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
-        rng = random.Random(seed)
-        batches: list[list[Item]] = []
-        groups = self.buckets()
-        for size in sorted(groups):
-            group = list(groups[size])
-            if shuffle:
-                rng.shuffle(group)
-            for i in range(0, len(group), batch_size):
-                batch = group[i : i + batch_size]
-                if drop_last and len(batch) < batch_size:
-                    continue
-                batches.append(batch)
-        if shuffle:
-            rng.shuffle(batches)
+        sizes = [self.image_size(item.name) for item in self.items]
+        batches = [[self.items[i] for i in batch]
+                   for batch in bucket_batches(sizes, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)]
         yield from batches
 
     def torch_dataset(self, max_tokens: int | None = None) -> Any:
@@ -188,9 +171,3 @@ class Im2LatexDataset:
         from markupeval.data._torch import TorchIm2Latex
 
         return TorchIm2Latex(self, max_tokens=max_tokens)
-
-
-def _entry_lines(path: Path) -> list[int]:
-    """1-based line numbers of the non-blank lines of ``path`` (for error messages)."""
-    text = path.read_text(encoding="utf-8")
-    return [i for i, line in enumerate(text.split("\n"), start=1) if line.strip()]

@@ -5,7 +5,10 @@ gold red (the prediction lacks it), ink only in the prediction blue (the predict
 the column alignment behind Match (``ImagePairResult.opcodes``), the prediction's columns are placed
 under the gold columns they were aligned with, so a shifted but otherwise equal formula shows
 black, and inserted or deleted columns show as solid blue or red bands; without it the two images
-are simply overlaid at the top-left corner.
+are simply overlaid at the top-left corner. With ``mark_breaks``, an orange bar under the picture
+marks the columns that break Match (the report and ``compare-images --diff-dir`` draw it).
+
+This is the one diff picture of the project: the report and the CLI call it.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ import numpy as np
 from PIL import Image
 
 from markupeval.images.columns import INK_THRESHOLD, ink_mask
-from markupeval.images.compare import Opcode
+from markupeval.images.compare import COLUMN_TOLERANCE, Opcode
 
 WHITE = (255, 255, 255)
 BOTH = (0, 0, 0)
 GOLD_ONLY = (214, 39, 40)
 PRED_ONLY = (31, 119, 180)
+MARK = (255, 150, 0)
+MARK_HEIGHT = 4  # rows of the bar, under a 2-row white gap
 
 
 def diff_picture(
@@ -31,12 +36,14 @@ def diff_picture(
     opcodes: Sequence[Opcode] | None = None,
     *,
     ink_threshold: int = INK_THRESHOLD,
+    mark_breaks: bool = False,
 ) -> np.ndarray:
     """``(height, width, 3)`` uint8 picture of the ink in gold only, prediction only and both.
 
     ``pred=None`` (missing prediction) shows all gold ink as missing. ``opcodes`` are column
     opcodes from gold to prediction, as :func:`~markupeval.images.compare_images` keeps them with
-    ``keep_opcodes=True``.
+    ``keep_opcodes=True``. ``mark_breaks`` (with ``opcodes``) adds the bar under every op that is
+    not ``equal`` and spans 5 or more gold columns: the places that make the pair a mismatch.
     """
     gold_ink = ink_mask(gold, ink_threshold)
     pred_ink = ink_mask(pred, ink_threshold) if pred is not None else np.zeros((1, 0), dtype=bool)
@@ -60,7 +67,19 @@ def diff_picture(
     picture[a & b] = BOTH
     picture[a & ~b] = GOLD_ONLY
     picture[~a & b] = PRED_ONLY
-    return picture
+    if not mark_breaks:
+        return picture
+    out = np.full((picture.shape[0] + MARK_HEIGHT + 2, picture.shape[1], 3), 255, np.uint8)
+    out[: picture.shape[0]] = picture
+    if opcodes and pred is not None:
+        # The picture's x axis runs along the alignment: each op takes max(gold, pred) columns.
+        x = 0
+        for tag, i1, i2, j1, j2 in opcodes:
+            n = max(i2 - i1, j2 - j1)
+            if tag != "equal" and i2 - i1 >= COLUMN_TOLERANCE:
+                out[picture.shape[0] + 2 :, x : x + n] = MARK
+            x += n
+    return out
 
 
 def _aligned_columns(opcodes: Sequence[Opcode], gold_width: int, pred_width: int) -> tuple[np.ndarray, np.ndarray]:

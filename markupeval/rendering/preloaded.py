@@ -77,11 +77,22 @@ def _is_gzip(path: Path) -> bool:
 
 
 def _base_format_stamp() -> str:
-    """Size and modification time of the installed LaTeX format: a rebuilt base invalidates ours."""
+    """Size and modification time of the installed LaTeX format: a rebuilt base invalidates ours.
+
+    A stamp that cannot be taken is an error (:class:`RenderEnvironmentError`), never a constant
+    such as "unknown": a constant would keep matching a format dumped from an older base, so a
+    stale format would be used forever. The renderer then typesets without a preloaded format.
+    """
     try:
         out = subprocess.run(["kpsewhich", "-engine=pdftex", "pdflatex.fmt"], capture_output=True, text=True,
                              timeout=30)
-        st = Path(out.stdout.strip()).stat()
-        return f"{st.st_size}:{st.st_mtime_ns}"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise RenderEnvironmentError(f"cannot locate the LaTeX format to stamp the preloaded one: {exc}") from exc
+    location = out.stdout.strip()
+    if out.returncode != 0 or not location:
+        raise RenderEnvironmentError(f"kpsewhich finds no pdflatex.fmt (exit {out.returncode}) to stamp the preloaded format")
+    try:
+        st = Path(location).stat()
+    except OSError as exc:
+        raise RenderEnvironmentError(f"cannot stat the LaTeX format {location}: {exc.strerror}") from exc
+    return f"{st.st_size}:{st.st_mtime_ns}"

@@ -13,7 +13,7 @@ import math
 import os
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -44,6 +44,12 @@ DEFAULT_REWRITES = {"im2markup": "im2latex_compatible", "dataset": "dataset_comp
 
 @dataclass(frozen=True)
 class RenderSettings:
+    """Every renderer setting that can change a pixel (each is recorded by :meth:`Renderer.signature`).
+
+    The defaults are the original protocol's; :func:`render_settings` resolves Renderer keyword
+    arguments into them.
+    """
+
     template: str = DEFAULT_TEMPLATE
     rewrites: str | None = None  # None: the template's default preset
     rasterizer: str = DEFAULT_RASTERIZER
@@ -52,6 +58,28 @@ class RenderSettings:
     strict: bool = False  # True: a formula with TeX errors fails even if TeX produced a page
     timeout: float = 10.0  # seconds without progress, per formula
     max_chars: int = 20_000  # longer formulas are "too_large" without running TeX
+
+
+#: Renderer keyword arguments that change how the work is done, never a result: every page is the
+#: formula's image as if rendered alone, whatever the processes, chunking or cache (tested in
+#: tests/test_render.py). They stay out of signatures; every other argument is a RenderSettings field.
+EXECUTION_OPTIONS = frozenset({"workers", "chunk_size", "cache", "progress"})
+
+
+def render_settings(**options: object) -> RenderSettings:
+    """The :class:`RenderSettings` that Renderer keyword arguments ask for, validated and with the
+    template's default rewrites filled in; execution options are ignored, unknown names refused."""
+    known = {f.name for f in fields(RenderSettings)}
+    unknown = set(options) - known - EXECUTION_OPTIONS
+    if unknown:
+        raise TypeError(f"unknown render option(s): {', '.join(sorted(unknown))}")
+    settings = RenderSettings(**{k: v for k, v in options.items() if k in known})  # type: ignore[arg-type]
+    load_template(settings.template)  # fail early on an unknown template
+    if not settings.timeout > 0:
+        raise ValueError(f"timeout must be more than 0 seconds, got {settings.timeout!r}")
+    if settings.rasterizer not in RASTERIZERS:
+        raise ValueError(f"unknown rasterizer {settings.rasterizer!r}; known: {', '.join(RASTERIZERS)}")
+    return replace(settings, rewrites=settings.rewrites or DEFAULT_REWRITES.get(settings.template, "im2latex_compatible"))
 
 
 class Renderer:
@@ -79,20 +107,9 @@ class Renderer:
         cache: bool | str | Path = True,
         progress: bool = False,
     ) -> None:
-        load_template(template)  # fail early on an unknown template
-        if not timeout > 0:
-            raise ValueError(f"timeout must be more than 0 seconds, got {timeout!r}")
-        if rasterizer not in RASTERIZERS:
-            raise ValueError(f"unknown rasterizer {rasterizer!r}; known: {', '.join(RASTERIZERS)}")
-        self.settings = RenderSettings(
-            template=template,
-            rewrites=rewrites or DEFAULT_REWRITES.get(template, "im2latex_compatible"),
-            rasterizer=rasterizer,
-            dpi=dpi,
-            bilevel=bilevel,
-            strict=strict,
-            timeout=timeout,
-            max_chars=max_chars,
+        self.settings = render_settings(
+            template=template, rewrites=rewrites, rasterizer=rasterizer, dpi=dpi, bilevel=bilevel,
+            strict=strict, timeout=timeout, max_chars=max_chars,
         )
         self.rewrite = get_preset(self.settings.rewrites)  # type: ignore[arg-type]
         self.workers = max(1, workers if workers is not None else len(os.sched_getaffinity(0)))
@@ -128,6 +145,7 @@ class Renderer:
                 ("ink", "any-coverage" if s.bilevel else "gray"),
                 ("tex_errors", "fail" if s.strict else "render"),
                 ("timeout", f"{s.timeout:g}s"),
+                ("max_chars", s.max_chars),
             ]
         )
 

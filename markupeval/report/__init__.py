@@ -24,7 +24,8 @@ from rich.progress import Progress
 
 from markupeval import __version__
 from markupeval.errors import InputError
-from markupeval.report.images import FolderImages, ImageSource, Picture, RendererImages, compare_pair, diff_picture, png_bytes
+from markupeval.images.diff import diff_picture
+from markupeval.report.images import FolderImages, ImageSource, Picture, RendererImages, compare_pair, png_bytes
 from markupeval.report.page import render_page
 from markupeval.report.plot import Series, svg_chart
 from markupeval.stats.runs import RunView, run_intervals
@@ -133,7 +134,7 @@ def build_report(
                 written += 1
             if gp is not None and pp is not None and gp.image is not None and pp.image is not None:
                 pair = compare_pair(gp, pp)
-                diff = diff_picture(gp.image, pp.image, pair)
+                diff = diff_picture(gp.image, pp.image, pair.opcodes if pair is not None else None, mark_breaks=True)
                 pics["d"], pics["dw"] = _picture(diff, image_dir, out, i, "d"), diff.shape[1]
                 written += 1
                 if row["m"] is None and pair is not None:

@@ -17,8 +17,8 @@ import numpy as np
 from PIL import Image
 
 from markupeval.errors import InputError
-from markupeval.images import COLUMN_TOLERANCE, ImagePairResult, compare_images
-from markupeval.images import diff_picture as images_diff_picture
+from markupeval.images import ImagePairResult, compare_images
+from markupeval.images.io import load_grayscale
 
 log = logging.getLogger("markupeval")
 
@@ -82,11 +82,7 @@ class FolderImages:
     def _load(path: Path) -> Picture:
         if not path.is_file():
             return Picture("not_rendered", None, f"no render at {path}")
-        try:
-            with Image.open(path) as im:
-                return Picture("ok", np.asarray(im.convert("L")))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"not a readable image: {exc}", path) from None
+        return Picture("ok", load_grayscale(path))
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -111,31 +107,6 @@ def png_bytes(image: np.ndarray) -> bytes:
     buf = io.BytesIO()
     pil.save(buf, format="PNG")
     return buf.getvalue()
-
-
-MARK = (255, 150, 0)
-MARK_HEIGHT = 4
-
-
-def diff_picture(gold: np.ndarray, pred: np.ndarray, pair: ImagePairResult | None = None) -> np.ndarray:
-    """The images module's alignment-aware diff picture, with the columns that break Match marked.
-
-    Below the picture an orange bar marks every non-equal op of the column alignment that spans 5
-    or more gold columns: the places that make the pair a mismatch.
-    """
-    opcodes = pair.opcodes if pair is not None else None
-    picture = images_diff_picture(gold, pred, opcodes)
-    out = np.full((picture.shape[0] + MARK_HEIGHT + 2, picture.shape[1], 3), 255, np.uint8)
-    out[: picture.shape[0]] = picture
-    if opcodes:
-        # The picture's x axis runs along the alignment: each op takes max(gold, pred) columns.
-        x = 0
-        for tag, i1, i2, j1, j2 in opcodes:
-            n = max(i2 - i1, j2 - j1)
-            if tag != "equal" and i2 - i1 >= COLUMN_TOLERANCE:
-                out[picture.shape[0] + 2 :, x : x + n] = MARK
-            x += n
-    return out
 
 
 def compare_pair(gold: Picture, pred: Picture) -> ImagePairResult | None:

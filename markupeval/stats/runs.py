@@ -9,6 +9,7 @@ traceback and never a silently skipped sample.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,20 @@ import numpy as np
 
 from markupeval.errors import InputError
 from markupeval.metrics.base import Metric
+from markupeval.run import RUN_FORMAT
+
+log = logging.getLogger("markupeval")
+
+# The protocol's value of each render field a format-1 signature recorded (RenderSettings' defaults,
+# spelled as Renderer.signature spells them), to recompute the mode format 1 got wrong.
+_V1_RENDER_PROTOCOL = {
+    "rewrites": "im2latex_compatible",
+    "rasterizer": "ghostscript",
+    "dpi": "200",
+    "ink": "any-coverage",
+    "tex_errors": "render",
+    "timeout": "10s",
+}
 
 if TYPE_CHECKING:
     from markupeval.stats.bootstrap import Comparison, Interval
@@ -37,6 +52,8 @@ class RunView:
     stat_names: dict[str, list[str]] = field(default_factory=dict)
     samples: list[dict[str, Any]] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
+    #: What reading changed in an older run file (empty for a current one), for the reader to show.
+    upgrade_notes: list[str] = field(default_factory=list)
 
     def has_samples(self) -> bool:
         return bool(self.samples)
@@ -79,19 +96,65 @@ def run_from_dict(data: Any, path: Path | str) -> RunView:
     for i, sample in enumerate(samples):
         _check_sample(sample, i, stat_names, path)
     name = data.get("name")
-    signature = data.get("signature")
+    signature = str(data.get("signature") or "")
+    counts = data.get("counts") if isinstance(data.get("counts"), dict) else {}
+    version = data.get("run_format", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InputError(f"'run_format' must be a positive integer, got {version!r}", path)
+    if version > RUN_FORMAT:
+        raise InputError(
+            f"run file format {version} was written by a newer markupeval "
+            f"({data.get('markupeval_version', 'unknown version')}); this one reads formats up to {RUN_FORMAT}: upgrade markupeval",
+            path,
+        )
+    upgrade_notes: list[str] = []
+    if version == 1:
+        signature, counts, upgrade_notes = _upgrade_v1(signature, dict(counts))
+        for note in upgrade_notes:
+            log.warning("%s: %s", path, note)
     return RunView(
         path=path,
         name=str(name) if name else path.stem,
         metrics=clean,
-        signature=str(signature) if signature else "",
-        counts=data.get("counts") if isinstance(data.get("counts"), dict) else {},
+        signature=signature,
+        counts=counts,
         inputs=data.get("inputs") if isinstance(data.get("inputs"), dict) else {},
         scores=data.get("scores") if isinstance(data.get("scores"), dict) else {},
         stat_names={k: list(v) for k, v in stat_names.items()},
         samples=samples,
         raw=data,
+        upgrade_notes=upgrade_notes,
     )
+
+
+def _upgrade_v1(signature: str, counts: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
+    """A format-1 signature as format 2 writes it: the count moved to ``counts``, the mode recomputed."""
+    notes = [f"run file format 1 (before format {RUN_FORMAT}): re-score it to get a current signature"]
+    if not signature:
+        return signature, counts, notes
+    items = [part.split(":", 1) if ":" in part else [part, ""] for part in signature.split("|")]
+    kept = []
+    for key, value in items:
+        if key == "gold_render_failed":
+            counts.setdefault("gold_render_failed", int(value) if value.isdigit() else value)
+            notes.append("its signature carried the count gold_render_failed, which is an outcome, "
+                         "not a setting: moved to counts")
+            continue
+        kept.append([key, value])
+    fields = dict((k, v) for k, v in kept)
+    off = [k for k, v in _V1_RENDER_PROTOCOL.items() if k in fields and fields[k] != v]
+    if fields.get("template", "im2markup@").split("@")[0] not in ("im2markup", ""):
+        off.insert(0, "template")
+    mode = fields.get("mode", "")
+    listed = mode.split(":", 1)[1].split("+") if mode.startswith("custom:") else []
+    missing = [k for k in off if k not in listed]
+    if missing and (mode == "compatible" or mode.startswith("custom:")):
+        for pair in kept:
+            if pair[0] == "mode":
+                pair[1] = "custom:" + "+".join(listed + missing)
+        notes.append(f"its signature's mode left out {', '.join(missing)}, which differ from the protocol "
+                     "(format 1 ignored render settings): mode recomputed")
+    return "|".join(f"{k}:{v}" if v or k else k for k, v in kept), counts, notes
 
 
 def _number(value: Any, path: Path, where: str) -> float:
