@@ -54,7 +54,13 @@ def read_render_gold(
 ) -> RenderGold:
     """Read ``path`` as ``--gold`` is read (same ``names``/``split``) and align it with ``gold``."""
     path = Path(path)
-    rendered = read_gold(path, names=names, split=split, errors="surrogateescape")
+    try:
+        rendered = read_gold(path, names=names, split=split, errors="surrogateescape")
+    except InputError as exc:
+        if split is None or exc.path != Path(split):
+            raise
+        # The split list is the gold's own and was fine for --gold: say which file it overran.
+        raise InputError(f"{exc.detail}: the --render-gold file {path}", exc.path, exc.line) from None
     if len(rendered.items) != len(gold.items):
         raise InputError(
             f"{len(rendered.items)} render-gold formulas for {len(gold.items)} gold items; "

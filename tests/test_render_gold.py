@@ -135,7 +135,7 @@ def test_render_gold_that_does_not_cover_the_gold_is_an_error_naming_it(tmp_path
         read_render_gold(tmp_path / "short.lst", gold, names=tmp_path / "names.txt")
     (tmp_path / "split.lst").write_text("i0.png 0\ni2.png 2\n", encoding="utf-8")
     gold = read_gold(tmp_path / "gold.txt", split=tmp_path / "split.lst")
-    with pytest.raises(InputError, match=r"formula index 2 outside .*short.lst") as err:
+    with pytest.raises(InputError, match=r"formula index 2 is past the end .*short.lst") as err:
         read_render_gold(tmp_path / "short.lst", gold, split=tmp_path / "split.lst")
     assert err.value.line == 2
 
