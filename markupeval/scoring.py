@@ -48,13 +48,16 @@ class ScoreConfig:
     extra: Literal["error", "ignore"] = "error"
     #: Renderer settings (markupeval.rendering.Renderer keyword arguments).
     render_options: dict = field(default_factory=dict, compare=False)
+    #: Add CDM (cdm_f1, cdm_exprate; markupeval.metrics.cdm) with this variant ("official"/"fixed").
+    cdm: bool = False
+    cdm_variant: str = "official"
 
     def deviations(self) -> list[str]:
         """Names of the settings that differ from the original protocol."""
         default = ScoreConfig()
         out = []
         for f in fields(self):
-            if f.name in ("gold_variant", "extra", "images", "render_options"):
+            if f.name in ("gold_variant", "extra", "images", "render_options", "cdm", "cdm_variant"):
                 continue  # not deviations from the protocol: they describe the inputs or scope
             if getattr(self, f.name) != getattr(default, f.name):
                 out.append(f.name)
@@ -154,6 +157,13 @@ def score(
         render_sig = image_part.signature
         renders = image_part.outcomes
 
+    cdm_part = None
+    if config.cdm:
+        cdm_part = _score_cdm(refs, aligned, config)
+        stats.update(cdm_part.stats)
+        scores.update(cdm_part.scores)
+        stat_names.update(cdm_part.stat_names)
+
     present = sum(a is not None for a in aligned)
     counts = {
         "gold": len(gold.items),
@@ -167,6 +177,8 @@ def score(
     if renders is not None:
         counts["gold_render_failed"] = sum(1 for g, _ in renders if g.status != "ok")
         counts["pred_render_failed"] = sum(1 for _, p in renders if p.status not in ("ok", "missing"))
+    if cdm_part is not None:
+        counts["cdm_gold_failed"] = len(cdm_part.gold_failed)
     if predictions.duplicates:
         notes.append(f"{len(predictions.duplicates)} duplicate prediction(s) dropped")
     if extra:
@@ -182,9 +194,13 @@ def score(
         )
         if renders is not None:
             sample.gold_render, sample.pred_render = renders[i]
+        if cdm_part is not None:
+            sample.cdm = _cdm_record(cdm_part, i)
         samples.append(sample)
 
     signature = _run_signature(gold, predictions, config, normalizer_sig, scores, render_sig, counts)
+    if cdm_part is not None:
+        signature = Signature.from_items([*signature.fields, *_cdm_signature_items(cdm_part.signature)])
     return RunResult(
         name=name,
         inputs=inputs or {"format": predictions.format},
@@ -195,6 +211,32 @@ def score(
         stat_names=stat_names,
         notes=notes,
     )
+
+
+def _score_cdm(refs: list[str], aligned: list[str | None], config: ScoreConfig):
+    from markupeval.cdm_scoring import score_cdm
+    from markupeval.metrics.cdm import CDMConfig
+
+    # Only the settings that do not change CDM's renders pass: CDM has its own template,
+    # rasteriser and (official) 30-s limit.
+    options = {k: v for k, v in config.render_options.items() if k in ("workers", "cache", "progress")}
+    return score_cdm(refs, aligned, CDMConfig(variant=config.cdm_variant), options)
+
+
+def _cdm_record(part, i: int) -> dict:
+    """What the report needs to draw a sample's CDM: status, tokens with boxes, matched flags."""
+    r, g, p = part.results[i], part.gold_boxes[i], part.pred_boxes[i]
+    return {
+        "status": r.status, "f1": r.f1, "recall": r.recall, "precision": r.precision,
+        "gold_tokens": list(g.tokens), "gold_index": list(g.index), "gold_matched": list(r.gt_matched),
+        "pred_tokens": list(p.tokens) if p is not None else [], "pred_index": list(p.index) if p is not None else [],
+        "pred_matched": list(r.pred_matched),
+    }
+
+
+def _cdm_signature_items(sig: Signature) -> list[tuple[str, str]]:
+    # The run signature is flat: CDM's renderer settings get a cdm_ prefix beside the image ones.
+    return [(k if k.startswith("cdm_") else f"cdm_{k}", v) for k, v in sig.fields if k not in ("metric", "version")]
 
 
 def _edit_distance_stats(metric, aligned, own_gold, refs, config: ScoreConfig) -> np.ndarray:
