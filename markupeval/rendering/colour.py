@@ -72,6 +72,10 @@ _SPELLED = {"\\ex": "e x", "\\ln": "l n", "\\lg": "l g", "\\cot": "c o t", "\\mo
             "\\tan": "t a n", "\\tanh": "t a n h", "\\cosh": "c o s h", "\\sinh": "s i n h", "\\coth": "c o t h",
             "\\arcsin": "a r c s i n", "\\arccos": "a r c c o s", "\\arctan": "a r c t a n"}
 
+_WHOLE_TOKEN_FOR = {"…": ". . .", **{d: ". . ." for d in _DOTS},
+                    **{name: "\\mathrm { " + letters + " }" for name, letters in _SPELLED.items()}}
+_WHOLE_TOKENS = re.compile(r"(?<=\s)(?:" + "|".join(re.escape(k) for k in _WHOLE_TOKEN_FOR) + r")(?=\s)")
+
 # tokenize_latex: \operatorname{sin} -> \sin for these operators (its regex allows spaces between
 # the letters, which is how the normalizer writes them).
 _OPERATORS = ("arccos arcsin arctan arg cos cosh cot coth csc deg det dim exp gcd hom inf injlim ker lg lim "
@@ -154,11 +158,8 @@ def cdm_normalize(text: str) -> str:
     text = " " + text + " "
     text = re.sub(r"(?<=\s)--(?=\s)", "- -", text)
     text = re.sub(r"(?<=\s)---(?=\s)", "- - -", text)
-    text = re.sub(r"(?<=\s)…(?=\s)", ". . .", text)
-    for name in _DOTS:
-        text = re.sub(r"(?<=\s)" + re.escape(name) + r"(?=\s)", ". . .", text)
-    for name, letters in _SPELLED.items():
-        text = re.sub(r"(?<=\s)" + re.escape(name) + r"(?=\s)", lambda _m, s=letters: "\\mathrm { " + s + " }", text)
+    # One pass for the official's forty whole-token substitutions (none creates another's match).
+    text = _WHOLE_TOKENS.sub(lambda m: _WHOLE_TOKEN_FOR[m.group(0)], text)
     text = _join_matches(text, r"\\string [^ ]+ ", " ")
     text = _join_matches(text, r"\\[Bb]ig[g]?[glrm]? [(){}|\[\]] ", " ")
     text = _join_matches(text, r"\\[Bb]ig[g]?[glrm]? \\.*? ", " ")
@@ -230,16 +231,19 @@ def _colour_at(s: list[str], idx: int, tokens: list[str], brace: bool = False) -
     if token in _TWO_TAIL:
         num_end = _matching(s, idx + 1)
         den_end = _matching(s, num_end + 1)
-        s = s[:idx] + [_mark(len(tokens)) + token] + s[idx + 1:den_end + 1] + ["}"] + s[den_end + 1:]
+        s[idx] = _mark(len(tokens)) + token
+        s.insert(den_end + 1, "}")
         tokens.append(token)
         return s, idx + 1
     if token in _ONE_TAIL:
         num_end = _matching(s, idx + 1)
         mark = _mark(len(tokens))
         if token != "\\underbrace" and num_end + 1 < len(s) and s[num_end + 1] == "_":
-            s = s[:idx] + ["{" + mark + token] + s[idx + 1:num_end + 1] + ["}}"] + s[num_end + 1:]
+            s[idx] = "{" + mark + token
+            s.insert(num_end + 1, "}}")
         else:
-            s = s[:idx] + [mark + token] + s[idx + 1:num_end + 1] + ["}"] + s[num_end + 1:]
+            s[idx] = mark + token
+            s.insert(num_end + 1, "}")
         tokens.append(token)
         return s, idx + 1
     if token in _ONE_TAIL_INVISIBLE:
@@ -248,7 +252,7 @@ def _colour_at(s: list[str], idx: int, tokens: list[str], brace: bool = False) -
         if end - start == 2:
             # A single-token argument: its colour goes inside the font command.
             tokens.append(s[start + 1])
-            s = s[:start + 1] + [_mark(len(tokens) - 1) + s[start + 1] + "}"] + s[end:]
+            s[start + 1] = _mark(len(tokens) - 1) + s[start + 1] + "}"
         else:
             sub = start + 1
             while sub < end:
@@ -257,7 +261,8 @@ def _colour_at(s: list[str], idx: int, tokens: list[str], brace: bool = False) -
     if token in _AB_TAIL:
         if s[idx + 1] == "{":
             end = _matching(s, idx + 1)
-            s = s[:idx] + [_mark(len(tokens)) + token] + s[idx + 1:end + 1] + ["}"] + s[end + 1:]
+            s[idx] = _mark(len(tokens)) + token
+            s.insert(end + 1, "}")
             tokens.append(token)
             sub = idx + 2
             while sub < end:
@@ -266,7 +271,8 @@ def _colour_at(s: list[str], idx: int, tokens: list[str], brace: bool = False) -
         if s[idx + 1] == "[":
             opt_end = _matching(s, idx + 1, ("[", "]"))
             den_end = _matching(s, opt_end + 1)
-            s = s[:idx] + [_mark(len(tokens)) + token] + s[idx + 1:den_end + 1] + ["}"] + s[den_end + 1:]
+            s[idx] = _mark(len(tokens)) + token
+            s.insert(den_end + 1, "}")
             tokens.append(token)
             sub = idx + 2
             while sub < opt_end:
@@ -290,13 +296,14 @@ def _colour_at(s: list[str], idx: int, tokens: list[str], brace: bool = False) -
         # Brackets are visible unless they delimit \sqrt's optional argument (the official test,
         # negative indices included).
         if (token == "[" and s[idx - 1] != "\\sqrt") or (token == "]" and idx >= 3 and s[idx - 3] != "\\sqrt"):
-            s = s[:idx] + [_mark(len(tokens)) + s[idx] + "}"] + s[idx + 1:]
+            s[idx] = _mark(len(tokens)) + s[idx] + "}"
             tokens.append(token)
         return s, idx + 1
+    # In place: every caller rebinds to the returned list, as the official code does.
     if brace or (idx > 1 and s[idx - 1] == "_"):
-        s = s[:idx] + ["{" + _mark(len(tokens)) + s[idx] + "}}"] + s[idx + 1:]
+        s[idx] = "{" + _mark(len(tokens)) + s[idx] + "}}"
     else:
-        s = s[:idx] + [_mark(len(tokens)) + s[idx] + "}"] + s[idx + 1:]
+        s[idx] = _mark(len(tokens)) + s[idx] + "}"
     tokens.append(token)
     return s, idx + 1
 
