@@ -55,11 +55,16 @@ COLUMNS: tuple[Column, ...] = (
     Column("image_match_ws", "Match (-ws)", "Match ($-$ws)"),
     Column("edit_distance", "Text ED", "Text ED"),
     Column("exact_match", "Exact", "Exact"),
+    Column("cdm_f1", "CDM", "CDM"),
+    Column("cdm_exprate", "ExpRate@CDM", "ExpRate@CDM"),
 )
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 
 # Run-file metric names that map one to one onto a column (fractions, shown x100).
-_RUN_FRACTIONS = ("image_edit_distance", "image_match", "image_match_ws", "edit_distance", "exact_match")
+_RUN_FRACTIONS = ("image_edit_distance", "image_match", "image_match_ws", "edit_distance", "exact_match",
+                  "cdm_f1", "cdm_exprate")
+#: Columns a published table may leave out (Deng et al. predate CDM).
+_OPTIONAL_COLUMNS = ("cdm_f1", "cdm_exprate")
 
 DATASET_ORDER = ("IM2LATEX-100K", "CROHME14", "CROHME13", "CROHME16")
 
@@ -124,6 +129,7 @@ def read_published(path: Path | str = DEFAULT_PUBLISHED) -> list[Row]:
         raise InputError(f"cannot read published results: {exc.strerror or exc}", path) from None
     reader = csv.DictReader(io.StringIO(text))
     needed = {"table", "dataset", "model", "attention", "paper", "row", *COLUMN_KEYS, "lookups_coarse", "lookups_fine"}
+    needed -= set(_OPTIONAL_COLUMNS)
     missing = needed - set(reader.fieldnames or ())
     if missing:
         raise InputError(f"missing columns {sorted(missing)}", path, 1)
@@ -131,7 +137,7 @@ def read_published(path: Path | str = DEFAULT_PUBLISHED) -> list[Row]:
     lookups: dict[tuple[str, str, str], tuple[int, int, str]] = {}
     for line, rec in enumerate(reader, start=2):
         try:
-            values = {k: _cell(rec[k]) for k in COLUMN_KEYS}
+            values = {k: _cell(rec.get(k) or "") for k in COLUMN_KEYS}
             if rec["table"] == "4":
                 lookups[(rec["dataset"], rec["model"], rec["attention"])] = (
                     int(rec["lookups_coarse"]),

@@ -25,7 +25,8 @@ from markupeval.metrics.base import Score, Signature
 RUN_FORMAT = 2
 
 # Keys of the top-level "metrics" object, in display order.
-METRIC_KEYS = ("bleu", "bleu_tok", "edit_distance", "exact_match", "image_edit_distance", "image_match", "image_match_ws")
+METRIC_KEYS = ("bleu", "bleu_tok", "edit_distance", "exact_match", "image_edit_distance", "image_match",
+               "image_match_ws", "cdm_f1", "cdm_exprate")
 
 
 @dataclass
@@ -45,6 +46,7 @@ class SampleResult:
     stats: dict[str, list[float]] = field(default_factory=dict)
     gold_render: RenderOutcome | None = None
     pred_render: RenderOutcome | None = None
+    cdm: dict[str, Any] | None = None  # CDM's status, tokens and matched flags (score --cdm)
 
 
 @dataclass
@@ -102,6 +104,8 @@ def _sample_json(s: SampleResult) -> dict[str, Any]:
         out["gold_render"] = {"status": s.gold_render.status, "message": s.gold_render.message}
     if s.pred_render is not None:
         out["pred_render"] = {"status": s.pred_render.status, "message": s.pred_render.message}
+    if s.cdm is not None:
+        out["cdm"] = s.cdm
     return out
 
 

@@ -79,6 +79,9 @@ class ScoreConfig:
     #: checked against the protocol's RenderSettings; execution options (workers, cache, ...) never
     #: change a number.
     render_options: dict = field(default_factory=dict, compare=False)
+    #: Add CDM (cdm_f1, cdm_exprate; markupeval.metrics.cdm) with this variant ("official"/"fixed").
+    cdm: bool = field(default=False, metadata={"protocol": (False, True)})  # adds metrics, changes none
+    cdm_variant: Literal["official", "fixed"] = "official"
 
     def deviations(self) -> list[str]:
         """Names of the settings that differ from the original protocol (render settings by their
@@ -247,6 +250,13 @@ def score(
         scores.update(image_part.scores)
         stat_names.update(image_part.stat_names)
 
+    cdm_part = None
+    if config.cdm:
+        cdm_part = _score_cdm(refs, aligned, config)
+        stats.update(cdm_part.stats)
+        scores.update(cdm_part.scores)
+        stat_names.update(cdm_part.stat_names)
+
     present = sum(a is not None for a in aligned)
     counts = {
         "gold": len(gold.items),
@@ -265,6 +275,8 @@ def score(
     if renders is not None:
         counts["gold_render_failed"] = sum(1 for g, _ in renders if g.status not in ("ok", "excluded"))
         counts["pred_render_failed"] = sum(1 for _, p in renders if p.status not in ("ok", "missing", "excluded"))
+    if cdm_part is not None:
+        counts["cdm_gold_failed"] = len(cdm_part.gold_failed)
     if predictions.duplicates:
         notes.append(f"{len(predictions.duplicates)} duplicate prediction(s) dropped")
     if extra:
@@ -283,6 +295,8 @@ def score(
         )
         if renders is not None:
             sample.gold_render, sample.pred_render = renders[i]
+        if cdm_part is not None:
+            sample.cdm = _cdm_record(cdm_part, i)
         samples.append(sample)
 
     signature = run_signature(config, gold.source, predictions.format,
@@ -328,6 +342,32 @@ def _score_images_kept(
     for i, outcome in zip(keep, part.outcomes):
         outcomes[i] = outcome
     return part, outcomes
+
+
+def _score_cdm(refs: list[str], aligned: list[str | None], config: ScoreConfig):
+    from markupeval.cdm_scoring import score_cdm
+    from markupeval.metrics.cdm import CDMConfig
+
+    # Only the settings that do not change CDM's renders pass: CDM has its own template,
+    # rasteriser and (official) 30-s limit.
+    options = {k: v for k, v in config.render_options.items() if k in ("workers", "cache", "progress")}
+    return score_cdm(refs, aligned, CDMConfig(variant=config.cdm_variant), options)
+
+
+def _cdm_record(part, i: int) -> dict:
+    """What the report needs to draw a sample's CDM: status, tokens with boxes, matched flags."""
+    r, g, p = part.results[i], part.gold_boxes[i], part.pred_boxes[i]
+    return {
+        "status": r.status, "f1": r.f1, "recall": r.recall, "precision": r.precision,
+        "gold_tokens": list(g.tokens), "gold_index": list(g.index), "gold_matched": list(r.gt_matched),
+        "pred_tokens": list(p.tokens) if p is not None else [], "pred_index": list(p.index) if p is not None else [],
+        "pred_matched": list(r.pred_matched),
+    }
+
+
+def _cdm_signature_items(sig: Signature) -> list[tuple[str, str]]:
+    # The run signature is flat: CDM's renderer settings get a cdm_ prefix beside the image ones.
+    return [(k if k.startswith("cdm_") else f"cdm_{k}", v) for k, v in sig.fields if k not in ("metric", "version")]
 
 
 def _edit_distance_stats(metric, aligned, own_gold, refs, config: ScoreConfig) -> np.ndarray:
@@ -399,4 +439,9 @@ def run_signature(config: ScoreConfig, gold_source: str, prediction_format: str,
         options = {k: v for k, v in config.render_options.items() if k not in ("progress", "cache")}
         render_sig = Renderer(**options, cache=False).signature().merged(get_metric("image_match").signature())
         items.extend(render_sig.fields)
+    if config.cdm:
+        from markupeval.cdm_scoring import cdm_signature
+        from markupeval.metrics.cdm import CDMConfig
+
+        items.extend(_cdm_signature_items(cdm_signature(CDMConfig(variant=config.cdm_variant))))
     return Signature.from_items(items)

@@ -17,6 +17,8 @@ LABELS = {
     "image_edit_distance": "Image edit distance",
     "image_match": "Image Match",
     "image_match_ws": "Image Match (-ws)",
+    "cdm_f1": "CDM (mean F1)",
+    "cdm_exprate": "ExpRate@CDM",
 }
 
 
@@ -29,6 +31,10 @@ def metric_detail(run: RunResult, key: str) -> str:
         return f"distance {p['distance']:,} / {p.get('max_len', p.get('ref', 0)):,}"
     if "matched" in p:
         return f"{p['matched']:,} of {p['counted']:,}"
+    if "hits" in p:
+        return f"{p['hits']:,} of {p['counted']:,} pairs"
+    if "f1_sum" in p:
+        return f"over {p['counted']:,} pairs (gold without boxes excluded)"
     return ""
 
 

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "markupeval.cli.score",
     "markupeval.cli.render",
     "markupeval.cli.compare_images",
+    "markupeval.cli.cdm",
     "markupeval.cli.leaderboard", "markupeval.cli.compare", "markupeval.cli.report",
     "markupeval.cli.data",
     "markupeval.cli.normalize",

@@ -53,6 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--normalize-predictions", action="store_true",
                    help="normalize raw-LaTeX predictions like the gold before scoring")
     p.add_argument("--no-images", action="store_true", help="text metrics only: skip rendering")
+    p.add_argument("--cdm", action="store_true",
+                   help="add CDM (cdm_f1, cdm_exprate): per-token colour renders matched as the official CDM")
+    p.add_argument("--cdm-variant", default="official", choices=("official", "fixed"),
+                   help="CDM variant: the official numbers (default) or with its bugs fixed (in the signature)")
     p.add_argument("--workers", type=int, default=None, help="rendering/comparison processes (default: all cores)")
     p.add_argument("--rasterizer", default=DEFAULT_RASTERIZER, choices=RASTERIZERS,
                    help=f"PDF rasteriser for the image metrics (default {DEFAULT_RASTERIZER}; recorded in the signature)")
@@ -82,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         extra=args.extra,
         empty_gold=args.empty_gold,
         render_options=render_options,
+        cdm=args.cdm,
+        cdm_variant=args.cdm_variant,
     )
     predictions, gold, names = args.predictions, args.gold, args.names
     if args.crohme_dir and not args.dataset:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from markupeval.metrics.base import Metric, Score, Signature
 from markupeval.metrics.bleu import BLEU
+from markupeval.metrics.cdm import CDMExpRate, CDMF1
 from markupeval.metrics.edit_distance import EditDistance
 from markupeval.metrics.exact_match import ExactMatch
 from markupeval.metrics.column_edit_distance import ImageEditDistance
@@ -20,6 +21,8 @@ METRICS: dict[str, type[Metric]] = {
     "image_edit_distance": ImageEditDistance,
     "image_match": ImageMatch,
     "image_match_ws": ImageMatchNoWhitespace,
+    "cdm_f1": CDMF1,
+    "cdm_exprate": CDMExpRate,
 }
 
 

@@ -48,12 +48,18 @@ class PageImage:
     error: str = ""  # reason when the rasteriser failed on this page
 
 
+def ink_mask(image: np.ndarray) -> np.ndarray:
+    """Inked pixels: not pure white in a grayscale image, not 0 in a colour-label map (uint16)."""
+    return image != 0 if image.dtype == np.uint16 else image < 255
+
+
 def crop_to_ink(gray: np.ndarray) -> np.ndarray:
     """Crop to the bounding box of pixels that are not pure white; a blank image stays whole."""
-    rows = np.flatnonzero((gray < 255).any(axis=1))
+    ink = ink_mask(gray)
+    rows = np.flatnonzero(ink.any(axis=1))
     if rows.size == 0:
         return gray
-    cols = np.flatnonzero((gray[rows[0] : rows[-1] + 1] < 255).any(axis=0))
+    cols = np.flatnonzero(ink[rows[0] : rows[-1] + 1].any(axis=0))
     return gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
@@ -347,7 +353,7 @@ class _GhostscriptFailed(Exception):
 def _ink_on_border(image: np.ndarray, box: tuple[int, int, int, int, int, int]) -> bool:
     """Whether ink touches a side of the rendered box that is not the page's edge."""
     x0, y0, x1, y1, wpx, hpx = box
-    ink = image < 255
+    ink = ink_mask(image)
     # Ghostscript may add one blank row at the top when the box height rounds up; the bottom row
     # and the left column are exact.
     return bool(
@@ -381,7 +387,102 @@ def _split_pgm_stream(data: bytes) -> list[np.ndarray]:
     return images
 
 
+class GhostscriptColourRasterizer(GhostscriptRasterizer):
+    """Ghostscript ``pngalpha`` (what ImageMagick runs for CDM), as a map of palette colours.
+
+    ``pngalpha`` keeps a pixel's exact colour at any coverage (the coverage goes to alpha), which is
+    what lets CDM find a token by its colour. A page comes back as a ``uint16`` label map, cropped
+    to its ink: 0 where nothing is drawn, ``i`` where the pixel has palette colour ``i`` of
+    :func:`markupeval.rendering.colour.palette_colour` (token ``i - 1``), :data:`OTHER_INK` for
+    ink of any other colour (black, or where two colours blend). Used for CDM only; not a choice of
+    ``score --rasterizer``.
+    """
+
+    def __init__(self, dpi: int = 200, max_pixels: int = 40_000_000) -> None:
+        super().__init__(dpi, crop=True, max_pixels=max_pixels)
+        self.name = "ghostscript-colour"
+
+    def _gs(self, pdf: Path, pages: list[int], use_cropbox: bool) -> list[np.ndarray]:
+        if not pages:
+            return []
+        exe = shutil.which("gs")
+        if exe is None:
+            raise RenderEnvironmentError("Ghostscript (gs) not found on PATH; run render/setup.sh")
+        cmd = [
+            exe, "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sstdout=%stderr", "-sDEVICE=pngalpha", f"-r{self.dpi}",
+            "-dTextAlphaBits=4", "-dGraphicsAlphaBits=4", f"-sPageList={','.join(str(i + 1) for i in pages)}",
+            "-sOutputFile=-",
+        ]
+        if use_cropbox:
+            cmd.append("-dUseCropBox")
+        cmd.append(str(pdf))
+        try:
+            proc = subprocess.run(cmd, capture_output=True, timeout=30 + 2 * len(pages),
+                                  env=with_malloc_tunables(dict(os.environ)))
+        except subprocess.TimeoutExpired:
+            raise _GhostscriptFailed(f"Ghostscript timed out on {len(pages)} page(s)") from None
+        if proc.returncode != 0:
+            message = proc.stderr.decode("utf-8", errors="replace").strip()[:300]
+            raise _GhostscriptFailed(f"Ghostscript failed: {message}")
+        try:
+            images = [colour_labels(rgba) for rgba in _split_png_stream(proc.stdout)]
+        except ValueError as exc:
+            raise _GhostscriptFailed(f"Ghostscript wrote unreadable output: {exc}") from None
+        if len(images) != len(pages):
+            raise _GhostscriptFailed(f"Ghostscript wrote {len(images)} pages, expected {len(pages)}")
+        return images
+
+
+#: Label of ink whose colour is not in the palette.
+OTHER_INK = np.uint16(0xFFFF)
+
+
+def colour_labels(rgba: np.ndarray) -> np.ndarray:
+    """The label map of an RGBA page (see :class:`GhostscriptColourRasterizer`)."""
+    from markupeval.rendering.colour import GAP
+
+    rgb = rgba[..., :3].astype(np.int32)
+    inked = rgba[..., 3] > 0
+    on_grid = ((rgb % GAP) == 0).all(axis=2)
+    levels = 255 // GAP + 1
+    index = (rgb[..., 0] // GAP * levels + rgb[..., 1] // GAP) * levels + rgb[..., 2] // GAP
+    labels = np.where(on_grid & (index > 0), index, int(OTHER_INK))
+    return np.where(inked, labels, 0).astype(np.uint16)
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _split_png_stream(data: bytes) -> list[np.ndarray]:
+    """The RGBA images of a stream of PNG files, one after the other."""
+    import io
+    import struct
+
+    from PIL import Image
+
+    images = []
+    pos = 0
+    while pos < len(data):
+        if data[pos : pos + 8] != _PNG_SIGNATURE:
+            raise ValueError(f"no PNG signature at byte {pos}")
+        end = pos + 8
+        while True:
+            if end + 8 > len(data):
+                raise ValueError("truncated PNG")
+            (length,) = struct.unpack(">I", data[end : end + 4])
+            kind = data[end + 4 : end + 8]
+            end += 12 + length
+            if kind == b"IEND":
+                break
+        with Image.open(io.BytesIO(data[pos:end])) as im:
+            images.append(np.asarray(im.convert("RGBA")))
+        pos = end
+    return images
+
+
 RASTERIZERS = ("ghostscript", "ghostscript-fullpage", "pdfium", "pdfium-raw", "pdfium-ss4")
+#: Rasterisers whose pages are colour-label maps (CDM), not grayscale images.
+COLOUR_RASTERIZERS = ("ghostscript-colour",)
 
 
 def make_rasterizer(name: str, dpi: int = 200) -> Rasterizer:
@@ -397,4 +498,6 @@ def make_rasterizer(name: str, dpi: int = 200) -> Rasterizer:
         return GhostscriptRasterizer(dpi)
     if name == "ghostscript-fullpage":
         return GhostscriptRasterizer(dpi, crop=False)
+    if name == "ghostscript-colour":
+        return GhostscriptColourRasterizer(dpi)
     raise ValueError(f"unknown rasterizer {name!r}; known: {', '.join(RASTERIZERS)}")

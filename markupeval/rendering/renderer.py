@@ -22,7 +22,7 @@ from markupeval.metrics.base import Signature
 from markupeval.rendering.batch import ChunkJob, is_hazardous, render_chunk
 from markupeval.rendering.cache import RenderCache, cache_key, default_cache_dir
 from markupeval.rendering.preloaded import ensure_format
-from markupeval.rendering.rasterize import RASTERIZERS
+from markupeval.rendering.rasterize import COLOUR_RASTERIZERS, RASTERIZERS
 from markupeval.rendering.result import RenderResult
 from markupeval.rendering.rewrites import get_preset
 from markupeval.rendering.sandbox import Limits, tex_version
@@ -77,7 +77,7 @@ def render_settings(**options: object) -> RenderSettings:
     load_template(settings.template)  # fail early on an unknown template
     if not settings.timeout > 0:
         raise ValueError(f"timeout must be more than 0 seconds, got {settings.timeout!r}")
-    if settings.rasterizer not in RASTERIZERS:
+    if settings.rasterizer not in RASTERIZERS + COLOUR_RASTERIZERS:
         raise ValueError(f"unknown rasterizer {settings.rasterizer!r}; known: {', '.join(RASTERIZERS)}")
     return replace(settings, rewrites=settings.rewrites or DEFAULT_REWRITES.get(settings.template, "im2latex_compatible"))
 

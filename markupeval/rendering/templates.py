@@ -20,8 +20,8 @@ PLACEHOLDER = "%<formula>"
 BEGIN_DOCUMENT = "\\begin{document}\n"
 END_DOCUMENT = "\\end{document}"
 
-#: Template names, default first.
-TEMPLATE_NAMES = ("im2markup", "dataset")
+#: Template names, default first. The ``cdm-a*`` templates are CDM's (one per paper size it picks).
+TEMPLATE_NAMES = ("im2markup", "dataset", "cdm-a5", "cdm-a4", "cdm-a3")
 DEFAULT_TEMPLATE = "im2markup"
 
 

@@ -95,6 +95,12 @@ def build_report(
             [s["image"] for s in samples],
         )
         gold_pics, pred_pics = list(g), list(p)
+    cdm_pics: list[tuple[Any, Any]] = [(None, None)] * n
+    if images is not None and any(s.get("cdm") for s in samples):
+        from markupeval.report.cdm import cdm_pictures
+
+        cdm_pics = cdm_pictures([s.get("gold") or "" for s in samples], [s.get("prediction") for s in samples],
+                                [s.get("cdm") for s in samples])
 
     rows: list[dict[str, Any]] = []
     written = 0
@@ -116,6 +122,7 @@ def build_report(
                 "ied": None,
                 "ed": (1.0 - ed[0] / ed[1]) if isinstance(ed, list) and len(ed) == 2 and ed[1] else None,
                 "ex": _ratio(stats.get("exact_match")),
+                "cdm": (sample.get("cdm") or {}).get("f1"),
             }
             if isinstance(stats.get("image_edit_distance"), list) and len(stats["image_edit_distance"]) == 2 and stats["image_edit_distance"][1]:
                 d, ref = stats["image_edit_distance"]
@@ -140,6 +147,10 @@ def build_report(
                 if row["m"] is None and pair is not None:
                     # The run was scored without images: show the pair's outcome, marked as such.
                     row["m"], row["mws"], row["mc"] = float(pair.match), float(pair.match_ws), 1
+            for key, pic in zip(("cg", "cp"), cdm_pics[i]):
+                if pic is not None:
+                    pics[key], pics[key + "w"] = _picture(pic, image_dir, out, i, key), pic.shape[1]
+                    written += 1
             row["img"] = pics
             rows.append(row)
             progress.advance(task)

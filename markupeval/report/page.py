@@ -109,9 +109,12 @@ _SCRIPT = r"""
         '<td class="num">' + fmt(r.ied) + "</td>" +
         '<td class="num">' + fmt(r.ed) + "</td>" +
         '<td class="num">' + fmt(r.ex) + "</td>" +
+        '<td class="num">' + fmt(r.cdm) + "</td>" +
         '<td class="tex">' + esc(r.gold) + "</td>" +
         '<td class="tex">' + (r.pred === null ? '<span class="muted">(no prediction)</span>' : esc(r.pred)) + "</td>" +
-        '<td class="pics">' + pic(r.img.g, "gold", r.img.gw) + pic(r.img.p, "predicted", r.img.pw) + pic(r.img.d, "diff", r.img.dw) + "</td></tr>");
+        '<td class="pics">' + pic(r.img.g, "gold", r.img.gw) + pic(r.img.p, "predicted", r.img.pw) + pic(r.img.d, "diff", r.img.dw) +
+        pic(r.img.cg, "CDM gold: matched green, missed red", r.img.cgw) +
+        pic(r.img.cp, "CDM predicted: matched green, extra blue", r.img.cpw) + "</td></tr>");
     });
     document.getElementById("sample-body").innerHTML = html.join("");
     document.getElementById("shown").textContent =
@@ -212,7 +215,7 @@ def render_page(
     headers = [
         ("i", "#", True), ("image", "image / renders", True), ("len", "length", True), ("m", "Match", True),
         ("mws", "Match (-ws)", True), ("ied", "Image ED", True), ("ed", "Text ED", True), ("ex", "Exact", True),
-        ("", "gold LaTeX", False), ("", "predicted LaTeX", False), ("", "gold / predicted / diff", False),
+        ("cdm", "CDM", True), ("", "gold LaTeX", False), ("", "predicted LaTeX", False), ("", "gold / predicted / diff", False),
     ]
     head = "".join(
         f'<th class="sortable{" num" if key not in ("image",) else ""}" data-key="{key}">{_e(label)}</th>' if sortable

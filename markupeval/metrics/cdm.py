@@ -1,0 +1,339 @@
+"""CDM, Character Detection Matching (Wang et al., CVPR 2025; opendatalab/UniMERNet ``cdm/``).
+
+Gold and prediction are rendered with one colour per token (:mod:`markupeval.rendering.boxes`);
+their token boxes are matched one to one with the Hungarian algorithm on
+
+    cost = 1 * token + 0.05 * position + 0.15 * order
+
+(token: 0 for equal tokens, 0.05 for tokens equal after the equivalence table, else 1; position:
+L1 distance of the boxes normalised by the image size, / 4; order: |i/n_gt - j/n_pred|), the
+matches are checked for a consistent layout by up to 5 rounds of RANSAC with a translation-and-
+scale model on box centres (min 2 samples, 20 px, 50 trials, seed 42; skipped with <= 2 matches),
+and the matches that pass and whose tokens are not different count. Per pair: recall, precision
+and F1 = 2m / (n_gt + n_pred), each rounded to 3 decimals; over a corpus: the mean F1 and
+ExpRate@CDM, the share of pairs with F1 = 1.
+
+Policies: a gold without any box (it does not render, or nothing of it is visible) is excluded
+from both means, counted and listed (the official code drops it silently); a prediction without
+any box, or a missing prediction, scores 0.
+
+Variants (:data:`VARIANTS`): ``official`` reproduces the official numbers, quirks included;
+``fixed`` corrects what is a bug there (see :class:`CDMConfig`). The variant is in the signature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial.distance import cdist
+
+from markupeval.metrics.base import Metric, Score, Signature
+
+#: Version of the token equivalence table (:func:`equivalent_form`), recorded in the signature.
+EQUIVALENCE_VERSION = "cdm-2025.09"
+VARIANTS = ("official", "fixed")
+
+# The official table. Its key "\neq" appears twice and the later value wins, so "\neq" -> "\not="
+# and "\ne" stays "\ne": they do not count as equal (the 'official' variant keeps that).
+_TABLE = {
+    "\\dot": ".", "\\Dot": ".", "\\cdot": ".", "\\cdotp": ".", "\\ldotp": ".", "\\mid": "|",
+    "\\rightarrow": "\\to", "\\top": "T", "\\Tilde": "\\tilde", "\\prime": "'", "\\ast": "*",
+    "\\left<": "\\langle", "\\right>": "\\rangle", "\\lbrace": "\\{", "\\rbrace": "\\}", "\\lbrack": "[",
+    "\\rbrack": "]", "\\blackslash": "/", "\\slash": "/", "\\leq": "\\le", "\\geq": "\\ge", "\\neq": "\\not=",
+    "\\Vert": "\\|", "\\lVert": "\\|", "\\rVert": "\\|", "\\vert": "|", "\\lvert": "|", "\\rvert": "|",
+    "\\colon": ":", "\\Ddot": "\\ddot", "\\Bar": "\\bar", "\\Vec": "\\vec", "\\parallel": "\\|",
+    "\\dag": "\\dagger", "\\ddag": "\\ddagger", "\\textlangle": "<", "\\textrangle": ">",
+    "\\textgreater": ">", "\\textless": "<", "\\textbackslash": "n", "\\textunderscore": "_", "\\=": "_",
+    "\\neg": "\\lnot",
+}
+# The fix: the entry the table's author wrote first, and \not= with it.
+_FIXED_TABLE = {**_TABLE, "\\neq": "\\ne", "\\not=": "\\ne"}
+
+
+def equivalent_form(token: str, variant: str = "official") -> str:
+    """A token's class under CDM's equivalence table (``\\left(`` -> ``(``, ``\\leq`` -> ``\\le`` ...)."""
+    table = _FIXED_TABLE if variant == "fixed" else _TABLE
+    if token.startswith("\\left") or token.startswith("\\right"):
+        if "arrow" not in token and "<" not in token and ">" not in token and "harpoon" not in token:
+            token = token.replace("\\left", "").replace("\\right", "")
+    if token.startswith("\\big") or token.startswith("\\Big"):
+        token = "\\" + token[4:].split("\\")[-1] if "\\" in token[4:] else token[-1]
+    token = table.get(token, token)
+    if token.startswith("\\wide"):
+        return token.replace("wide", "")
+    if token.startswith("\\var"):
+        return token.replace("var", "")
+    if token.startswith("\\string"):
+        return token.replace("\\string", "")
+    return token
+
+
+@dataclass(frozen=True)
+class CDMConfig:
+    """Every setting of the matching; the defaults are the official ones."""
+
+    variant: str = "official"
+    cost_token: float = 1.0
+    cost_position: float = 0.05
+    cost_order: float = 0.15
+    equivalent_cost: float = 0.05  # token cost of tokens equal after the table
+    ransac_rounds: int = 5
+    min_samples: int = 2
+    residual_threshold: float = 20.0
+    max_trials: int = 50
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown CDM variant {self.variant!r}; known: {', '.join(VARIANTS)}")
+
+    def signature_items(self) -> list[tuple[str, object]]:
+        return [
+            ("cdm_variant", self.variant),
+            ("cdm_table", f"{EQUIVALENCE_VERSION}{'+neq-fix' if self.variant == 'fixed' else ''}"),
+            ("cdm_cost", f"tok{self.cost_token:g}/eq{self.equivalent_cost:g}+pos{self.cost_position:g}"
+                         f"+ord{self.cost_order:g}"),
+            ("cdm_ransac", f"{self.ransac_rounds}x-min{self.min_samples}-{self.residual_threshold:g}px-"
+                           f"{self.max_trials}trials-seed{self.seed}"
+                           f"{'-pair-check' if self.variant == 'fixed' else '-skip-le2'}"),
+            ("cdm_gold_failed", "excluded-listed"),
+            ("cdm_pred_failed", "zero"),
+        ]
+
+
+@dataclass(frozen=True)
+class CDMResult:
+    """One pair's CDM. ``status``: ``scored``, ``pred_not_rendered_scored_zero`` or
+    ``gt_not_rendered_excluded``. Recall, precision and F1 are None for an excluded pair.
+
+    ``gt_matched`` / ``pred_matched`` flag, per box, whether the token counts as matched (the
+    report draws them); ``pairs`` are the Hungarian pairs (gold box, predicted box).
+    """
+
+    status: str
+    recall: float | None
+    precision: float | None
+    f1: float | None
+    n_gt: int
+    n_pred: int
+    matched: int = 0
+    gt_matched: tuple[bool, ...] = ()
+    pred_matched: tuple[bool, ...] = ()
+    pairs: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def counted(self) -> bool:
+        return self.status != "gt_not_rendered_excluded"
+
+    @property
+    def hit(self) -> bool:
+        return self.f1 == 1
+
+
+def token_cost(gt: Sequence[str], pred: Sequence[str], config: CDMConfig = CDMConfig()) -> np.ndarray:
+    """``(n_gt, n_pred)``: 0 for equal tokens, ``equivalent_cost`` for equivalent ones, else 1."""
+    g = np.array(gt, dtype=object)[:, None]
+    p = np.array(pred, dtype=object)[None, :]
+    cost = np.where(g == p, 0.0, 1.0)
+    gn = np.array([equivalent_form(t, config.variant) for t in gt], dtype=object)[:, None]
+    pn = np.array([equivalent_form(t, config.variant) for t in pred], dtype=object)[None, :]
+    cost[(cost == 1) & (gn == pn)] = config.equivalent_cost
+    return cost
+
+
+def match_boxes(
+    gt_tokens: Sequence[str], gt_boxes: np.ndarray, gt_size: tuple[int, int],
+    pred_tokens: Sequence[str], pred_boxes: np.ndarray, pred_size: tuple[int, int],
+    config: CDMConfig = CDMConfig(),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hungarian matching: (pairs ``(k, 2)`` of gold and predicted box indices, token cost matrix)."""
+    tok = token_cost(gt_tokens, pred_tokens, config)
+    scale_g = np.array([gt_size[0], gt_size[1], gt_size[0], gt_size[1]], dtype=np.float64)
+    scale_p = np.array([pred_size[0], pred_size[1], pred_size[0], pred_size[1]], dtype=np.float64)
+    position = cdist(gt_boxes / scale_g, pred_boxes / scale_p, "minkowski", p=1) / 4
+    n_g, n_p = len(gt_tokens), len(pred_tokens)
+    order = cdist((np.arange(n_g) / n_g)[:, None], (np.arange(n_p) / n_p)[:, None], "minkowski", p=1)
+    cost = config.cost_token * tok + config.cost_position * position + config.cost_order * order
+    cost[np.isnan(cost) | np.isinf(cost)] = 100
+    rows, cols = linear_sum_assignment(cost)
+    return np.stack([rows, cols], axis=1), tok
+
+
+# --- RANSAC ---------------------------------------------------------------------------------------
+# The official code calls skimage.measure.ransac with its own translation-and-scale model. That
+# model's quirk is kept: it scales about the centroid of the points it is applied to (all of the
+# data when residuals are computed), not about the sample's. Below, the same algorithm with the
+# same random draws (a fresh numpy Generator seeded 42 per call, as ransac(..., rng=42) makes),
+# every trial's model and residuals computed at once; tests check it against skimage's ransac.
+
+_EPSILON = np.spacing(1)
+
+
+@lru_cache(maxsize=4096)
+def _draws(n: int, k: int, trials: int, seed: int) -> np.ndarray:
+    """The sample indices of each trial: the draws skimage's ransac makes, in order."""
+    rng = np.random.default_rng(seed)
+    out = np.stack([rng.choice(n, k, replace=False) for _ in range(trials)])
+    out.setflags(write=False)
+    return out
+
+
+def _dynamic_max_trials(n_inliers: int, n_samples: int, min_samples: int, probability: float = 1.0) -> float:
+    if probability == 0:
+        return 0
+    if n_inliers == 0:
+        return np.inf
+    nom = np.clip(1 - probability, _EPSILON, 1 - _EPSILON)
+    denom = np.clip(1 - (n_inliers / n_samples) ** min_samples, _EPSILON, 1 - _EPSILON)
+    return float(np.ceil(np.log(nom) / np.log(denom)))
+
+
+def _trial_residuals(src: np.ndarray, dst: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Residuals ``(trials, n)`` of the model estimated from each trial's samples ``idx``."""
+    s_src, s_dst = src[idx], dst[idx]  # (T, k, 2)
+    src_c = np.mean(s_src, axis=1)
+    dst_c = np.mean(s_dst, axis=1)
+    translation = dst_c - src_c
+    src_d = np.linalg.norm(s_src - src_c[:, None, :], axis=2)
+    dst_d = np.linalg.norm(s_dst - dst_c[:, None, :], axis=2)
+    scale = np.mean(dst_d, axis=1) / (np.mean(src_d, axis=1) + 1e-10)
+    centre = np.mean(src, axis=0)
+    moved = scale[:, None, None] * (src - centre)[None] + centre + translation[:, None, :]
+    return np.abs(np.sqrt(np.sum((moved - dst[None]) ** 2, axis=2)))
+
+
+def ransac_inliers(src: np.ndarray, dst: np.ndarray, config: CDMConfig = CDMConfig()) -> np.ndarray | None:
+    """Inliers of one RANSAC call, as ``skimage.measure.ransac`` returns them (None: no inlier)."""
+    n, k = len(src), config.min_samples
+    draws = _draws(n, k, config.max_trials, config.seed)
+    best_num, best_sum, best = 0, np.inf, None
+    max_trials: float = config.max_trials
+    residuals: np.ndarray | None = None
+    trials = 0
+    while trials < max_trials:
+        if residuals is None or trials >= len(residuals):
+            # The first trial alone (a good prediction stops there), then the rest at once.
+            upto = 1 if residuals is None else config.max_trials
+            residuals = _trial_residuals(src, dst, draws[:upto]) if residuals is None else np.vstack(
+                [residuals, _trial_residuals(src, dst, draws[len(residuals):upto])])
+        r = residuals[trials]
+        trials += 1
+        inliers = r < config.residual_threshold
+        count = int(np.count_nonzero(inliers))
+        r_sum = float(r.dot(r))
+        if count > best_num or (count == best_num and r_sum < best_sum):
+            best_num, best_sum, best = count, r_sum, inliers
+            max_trials = min(max_trials, _dynamic_max_trials(best_num, n, k))
+            if best_sum <= 0:
+                break
+    if best is None or not best.any():
+        return None
+    return best
+
+
+def geometric_inliers(src: np.ndarray, dst: np.ndarray, config: CDMConfig = CDMConfig()) -> np.ndarray:
+    """Which matched pairs have a consistent layout: the official rounds of RANSAC.
+
+    ``src``/``dst``: ``(m, 2)`` box centres (y, x) of the matched gold and predicted tokens.
+    """
+    m = len(src)
+    if m <= config.min_samples:
+        if config.variant == "fixed" and m == 2:
+            # Two matches leave RANSAC nothing to vote with; the fix checks that the second token
+            # sits where the first one's offset puts it (same scale: both renders are 200 dpi).
+            off = (dst[1] - dst[0]) - (src[1] - src[0])
+            return np.full(m, bool(np.sqrt(off.dot(off)) < config.residual_threshold))
+        return np.ones(m, dtype=bool)
+    inliers = np.zeros(m, dtype=bool)
+    for _ in range(config.ransac_rounds):
+        rest = np.flatnonzero(~inliers)
+        if len(rest) <= config.min_samples:
+            break
+        found = ransac_inliers(src[rest], dst[rest], config)
+        if found is None:
+            break
+        inliers[rest[found]] = True
+        if inliers.sum() >= m:
+            break
+    return inliers
+
+
+def score_pair(
+    gt_tokens: Sequence[str], gt_boxes: np.ndarray, gt_size: tuple[int, int],
+    pred_tokens: Sequence[str] | None, pred_boxes: np.ndarray | None, pred_size: tuple[int, int] | None,
+    config: CDMConfig = CDMConfig(),
+) -> CDMResult:
+    """CDM of one pair from its token boxes (``pred_tokens`` None or empty: no prediction boxes)."""
+    n_gt = len(gt_tokens)
+    n_pred = len(pred_tokens) if pred_tokens is not None else 0
+    if n_gt == 0:
+        return CDMResult("gt_not_rendered_excluded", None, None, None, 0, n_pred)
+    if n_pred == 0:
+        return CDMResult("pred_not_rendered_scored_zero", 0.0, 0.0, 0.0, n_gt, 0,
+                         gt_matched=(False,) * n_gt)
+    assert pred_boxes is not None and pred_size is not None and pred_tokens is not None
+    gt_boxes = np.asarray(gt_boxes, dtype=np.float64)
+    pred_boxes = np.asarray(pred_boxes, dtype=np.float64)
+    pairs, tok = match_boxes(gt_tokens, gt_boxes, gt_size, pred_tokens, pred_boxes, pred_size, config)
+    g, p = pairs[:, 0], pairs[:, 1]
+    src = np.stack([(gt_boxes[g, 1] + gt_boxes[g, 3]) / 2, (gt_boxes[g, 0] + gt_boxes[g, 2]) / 2], axis=1)
+    dst = np.stack([(pred_boxes[p, 1] + pred_boxes[p, 3]) / 2, (pred_boxes[p, 0] + pred_boxes[p, 2]) / 2], axis=1)
+    good = geometric_inliers(src, dst, config) & (tok[g, p] != 1)
+    m = int(good.sum())
+    gt_flags = np.zeros(n_gt, dtype=bool)
+    pred_flags = np.zeros(n_pred, dtype=bool)
+    gt_flags[g[good]] = True
+    pred_flags[p[good]] = True
+    return CDMResult(
+        "scored",
+        round(m / n_gt, 3),
+        round(m / n_pred, 3),
+        round(2 * m / (n_gt + n_pred), 3),
+        n_gt,
+        n_pred,
+        m,
+        tuple(bool(x) for x in gt_flags),
+        tuple(bool(x) for x in pred_flags),
+        tuple((int(a), int(b)) for a, b in pairs),
+    )
+
+
+class CDMF1(Metric):
+    """Corpus CDM: the mean of the pairs' (rounded) F1 over counted pairs. Stats: f1, counted."""
+
+    name = "cdm_f1"
+    stat_names = ("f1", "counted")
+
+    def __init__(self, config: CDMConfig = CDMConfig()) -> None:
+        self.config = config
+
+    def stats_of(self, result: CDMResult) -> np.ndarray:
+        return np.array([result.f1 or 0.0, float(result.counted)])
+
+    def segment_stats(self, hypothesis: CDMResult, reference: object = None) -> np.ndarray:
+        return self.stats_of(hypothesis)
+
+    def score_from_stats(self, totals: np.ndarray) -> Score:
+        total, counted = float(totals[0]), float(totals[1])
+        return Score(self.name, total / counted if counted else 0.0, {"f1_sum": total, "counted": int(counted)})
+
+    def signature(self) -> Signature:
+        return Signature.from_items([("metric", self.name), *self.config.signature_items()])
+
+
+class CDMExpRate(CDMF1):
+    """ExpRate@CDM: the share of counted pairs whose (rounded) F1 is 1. Stats: hit, counted."""
+
+    name = "cdm_exprate"
+    stat_names = ("hit", "counted")
+
+    def stats_of(self, result: CDMResult) -> np.ndarray:
+        return np.array([float(result.hit), float(result.counted)])
+
+    def score_from_stats(self, totals: np.ndarray) -> Score:
+        hits, counted = float(totals[0]), float(totals[1])
+        return Score(self.name, hits / counted if counted else 0.0, {"hits": int(hits), "counted": int(counted)})
