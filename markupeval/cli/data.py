@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
     _register_build(dsub)
+    _register_reference(dsub)
     _register_synth(dsub)
 
     f = dsub.add_parser("fidelity", help="render the raw sample formulas and compare with the original images",
@@ -180,6 +181,40 @@ def run_build(args: argparse.Namespace) -> int:
     report = _run_with_progress(lambda cb: build(inputs, Path(args.out), config, on_progress=cb),
                                 args.no_progress, "build")
     _print_counts(report.manifest)
+    return 0
+
+
+def _register_reference(dsub: argparse._SubParsersAction) -> None:
+    r = dsub.add_parser(
+        "reference", help="build the reference training recipe every measured baseline row uses",
+        description="From the offline holdings: the available set, its validation minus a fixed 500-image slice "
+                    "moved into training (the slice ships with the package), and optionally N synthetic "
+                    "candidates fitted on the recipe's training formulas only. Reuses what is built.")
+    r.add_argument("--holdings", required=True, help="the offline normalized gold (shared/data/im2latex100k)")
+    r.add_argument("--out", required=True, help="recipe directory (train with --data OUT/real [OUT/synth-...])")
+    r.add_argument("--synthetic", type=int, default=0, metavar="N", help="synthetic candidates (default 0)")
+    r.add_argument("--synthetic-seed", type=int, default=0)
+    r.add_argument("--holdout", default=None, metavar="FILE", help="another model-selection slice (image names)")
+    r.add_argument("--workers", type=int, default=None)
+    r.add_argument("--cache-dir", default=None)
+    r.add_argument("--no-progress", action="store_true")
+    r.set_defaults(func=run_reference)
+
+
+def run_reference(args: argparse.Namespace) -> int:
+    from markupeval.data.recipe import HOLDOUT_RESOURCE, RecipeConfig, build_reference_from_holdings
+
+    config = RecipeConfig(synthetic=args.synthetic, synthetic_seed=args.synthetic_seed,
+                          holdout=args.holdout or HOLDOUT_RESOURCE)
+    data = _run_with_progress(
+        lambda cb: build_reference_from_holdings(Path(args.holdings), Path(args.out), config, workers=args.workers,
+                                                 cache_dir=args.cache_dir, on_progress=cb),
+        args.no_progress, "reference")
+    table = Table("set", "images")
+    for k, v in data.counts.items():
+        table.add_row(k, f"{v:,}")
+    Console().print(table)
+    Console().print("train with: --data " + " ".join(str(d) for d in data.train_dirs))
     return 0
 
 

@@ -160,3 +160,31 @@ def build_reference(
         "config": asdict(config), "counts": counts,
         "train_dirs": [str(p.relative_to(out)) for p in data.train_dirs]}, indent=2) + "\n", encoding="utf-8")
     return data
+
+
+def build_reference_from_holdings(
+    holdings: Path,
+    out: Path,
+    config: RecipeConfig = RecipeConfig(),
+    *,
+    workers: int | None = None,
+    cache_dir: Path | None = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
+) -> RecipeData:
+    """The whole recipe from the offline holdings: the available set (``data build --holdings``,
+    the evaluation template, as the normalized gold needs amsmath), the split, and the synthetic
+    set rendered the same way (strict: a candidate TeX complains about is not kept)."""
+    from markupeval.data.build import build, build_config, inputs_from_holdings
+    from markupeval.data.synth import synthesize
+
+    options = {"workers": workers, "cache_dir": cache_dir}
+
+    def available(dest: Path) -> None:
+        build(inputs_from_holdings(Path(holdings)), dest, build_config("im2markup", **options),
+              on_progress=on_progress)
+
+    def synthetic(train: list[str], dest: Path) -> None:
+        synthesize(train, dest, config.synthetic, build_config("im2markup", strict=True, **options),
+                   seed=config.synthetic_seed, description={"recipe": "reference"}, on_progress=on_progress)
+
+    return build_reference(out, config, available, synthetic)
