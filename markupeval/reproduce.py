@@ -25,7 +25,6 @@ import hashlib
 import json
 import logging
 import os
-import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -177,7 +176,7 @@ def hardware(device: str) -> str:
                 return torch.cuda.get_device_name(0)
         except ImportError:
             pass
-    return f"CPU {platform.machine()}, {os.cpu_count()} cores"
+    return f"CPU, {os.cpu_count()} cores"
 
 
 # --------------------------------------------------------------------------- steps
@@ -192,6 +191,7 @@ class Reproduction:
     out: Path
     data: Path
     data_note: str
+    data_label: str = ""
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     trained: list[str] = field(default_factory=list)   # rows trained (not reused) in this call
     rendered: bool = False                             # whether this call scored anything anew
@@ -436,7 +436,8 @@ def reproduce(
     out = Path(out) if out else Path("runs") / f"reproduce-{budget}"
     holdings = Path(holdings) if holdings else default_holdings()
     data_dir, data_note = build_data(b, out, holdings, data)
-    rep = Reproduction(table, b, out, data_dir, data_note)
+    rep = Reproduction(table, b, out, data_dir, data_note,
+                       data_label="given" if data else ("smoke subset" if b.data == "subset" else "reference recipe"))
     rows_dir = out / "rows"
     wanted = rows_for(table)
     for row in needed_rows(wanted):
@@ -478,7 +479,7 @@ def board_frame(rep: Reproduction) -> tuple[pd.DataFrame, list[str]]:
     published = {(r.model, r.attention): r for r in read_published() if r.dataset == "IM2LATEX-100K"}
     n = int(rep.table.removeprefix("table"))
     signatures: list[str] = []
-    records = []
+    records, row_notes = [], []
     for spec in rows_for(rep.table):
         info = rep.rows.get(spec.key, {})
         paper = published.get((spec.model, spec.attention))
@@ -507,19 +508,23 @@ def board_frame(rep: Reproduction) -> tuple[pd.DataFrame, list[str]]:
             rec["#F ours"] = pred.get("avg_fine_lookups")
         train = info.get("train", {})
         minutes = train.get("minutes", pred.get("minutes"))
-        rec["data"] = "" if spec.kind == "none" else rep.data_note
+        rec["data"] = "" if spec.kind == "none" else rep.data_label
         rec["budget"] = rep.budget.name if spec.kind != "none" else ""
-        rec["hardware"] = train.get("hardware", pred.get("hardware", "CPU" if spec.kind == "ngram" else ""))
+        rec["hardware"] = train.get("hardware", pred.get("hardware", hardware("cpu") if spec.kind == "ngram" else ""))
         rec["minutes"] = minutes
-        rec["note"] = spec.note
         records.append(rec)
+        if spec.note:
+            row_notes.append(f"{rec['row']}: {spec.note}")
     frame = pd.DataFrame.from_records(records)
     notes = [
         f"{rep.table.replace('table', 'Table ')} of Deng et al., Image-to-Markup Generation with Coarse-to-Fine "
         "Attention, ICML 2017: 'paper' = published, 'ours' = measured here by `markupeval reproduce "
         f"{rep.table} --budget {rep.budget.name}`; empty = not reported / not measured. Values in % "
         "(BLEU on 0-100); perplexity per token, </s> included; lookups per decoding step, beam search.",
+        f"data ({rep.data_label}): {rep.data_note}",
         f"budget {rep.budget.name}: " + ", ".join(f"{k}={v}" for k, v in asdict(rep.budget).items() if k != "name"),
+        "minutes: training wall-clock of the row (classical, NGRAM: rendering/fitting and predicting)",
+        *row_notes,
     ]
     if n == 3:
         notes.append("Table 3's published perplexities were not found in the sources reachable when this was "
