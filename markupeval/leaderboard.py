@@ -442,7 +442,7 @@ th.rank-by{text-decoration:underline}
 """
 
 
-def _html_page(title: str, table: str, notes: Sequence[str]) -> str:
+def _html_page(title: str, table: str, notes: Sequence[str], page_title: str | None = None) -> str:
     e = html.escape
     items = "".join(
         f"<li><code>{e(line)}</code></li>" if line.startswith("[") or line.startswith("signature") else f"<li>{e(line)}</li>"
@@ -450,7 +450,7 @@ def _html_page(title: str, table: str, notes: Sequence[str]) -> str:
     )
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{e(title)}</title>"
+        f"<title>{e(page_title or title)}</title>"
         f"<style>{_HTML_STYLE}</style></head><body>"
         f"<h1>{e(title)}</h1>{table}"
         f"<ul class=\"notes\">{items}</ul></body></html>\n"
@@ -472,7 +472,7 @@ def to_html(board: Board) -> str:
             tds = "".join(f'<td class="{"num" if i == 0 or i >= 4 else ""}">{e(c)}</td>' for i, c in enumerate(line))
             body.append(f'<tr class="{tag}">{tds}</tr>')
     table = f"<table id=\"leaderboard\"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-    return _html_page("IM2LATEX-100K protocol leaderboard", table, board.protocol_lines())
+    return _html_page("IM2LATEX-100K protocol leaderboard", table, board.protocol_lines(), "markupeval leaderboard")
 
 
 # --------------------------------------------------------------------------- any frame, any format
@@ -492,14 +492,12 @@ def _frame_cells(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_frame(frame: pd.DataFrame, fmt: str, notes: Sequence[str] = (), title: str = "") -> str:
     """Any value frame (e.g. the side-by-side board of ``markupeval reproduce``) in one of
-    :data:`FORMATS`, with ``notes`` (signatures, provenance) under it. CSV keeps the raw values."""
+    :data:`FORMATS`, with ``notes`` (signatures, provenance) under it. CSV is the frame alone, raw
+    values and every column; the other formats leave out the columns named in
+    ``frame.attrs["notes_only"]`` (long strings such as signatures, which the notes print once)."""
     if fmt == "csv":
-        buf = io.StringIO()
-        for line in notes:
-            buf.write(f"# {line}\n")
-        frame.to_csv(buf, index=False, lineterminator="\n")
-        return buf.getvalue()
-    cells = _frame_cells(frame)
+        return frame.to_csv(index=False, lineterminator="\n")
+    cells = _frame_cells(frame.drop(columns=[c for c in frame.attrs.get("notes_only", ()) if c in frame.columns]))
     if fmt == "markdown":
         return (f"## {title}\n\n" if title else "") + markdown_table(cells) + "\n" + "\n".join(_md_notes(notes)) + "\n"
     if fmt == "html":

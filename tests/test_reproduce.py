@@ -40,7 +40,7 @@ def test_reproduce_table2_smoke_end_to_end_and_reuse(tmp_path):
     out = tmp_path / "repro"
     assert main(["reproduce", "table2", "--budget", "smoke", "--out", str(out)]) == 0
     text = (out / "table2.csv").read_text(encoding="utf-8")
-    board = pd.read_csv(io.StringIO(text), comment="#")
+    board = pd.read_csv(io.StringIO(text))
     assert list(board["row"]) == TABLE2
     cols = list(board.columns)
     for metric in ("BLEU (tok)", "BLEU (norm)", "Match", "Match (-ws)"):
@@ -53,6 +53,7 @@ def test_reproduce_table2_smoke_end_to_end_and_reuse(tmp_path):
     assert by.loc["IM2TEX-TOK", ["BLEU (norm) ours", "Match ours"]].isna().all()  # not run, and said so
     assert (measured["budget"] == "smoke").all() and measured["hardware"].str.len().gt(0).all()
     assert (measured["minutes"] > 0).all() and (measured["data"] == "smoke subset").all()
+    assert measured["signature"].str.contains("gold:norm").all()  # each measured row carries its signature
     md = (out / "table2.md").read_text(encoding="utf-8")
     assert "signature [1]: `" in md and "gold:norm" in md and "IM2TEX-TOK: not run" in md
     for ext in ("html", "tex", "txt"):
@@ -64,4 +65,4 @@ def test_reproduce_table2_smoke_end_to_end_and_reuse(tmp_path):
     rep = reproduce("table2", "smoke", out=out)
     assert rep.trained == [] and not rep.rendered  # nothing trained, nothing scored or rendered again
     assert _outputs(out) == before
-    assert pd.read_csv(out / "table2.csv", comment="#").equals(board)
+    assert pd.read_csv(out / "table2.csv").equals(board)
