@@ -66,3 +66,14 @@ def test_reproduce_table2_smoke_end_to_end_and_reuse(tmp_path):
     assert rep.trained == [] and not rep.rendered  # nothing trained, nothing scored or rendered again
     assert _outputs(out) == before
     assert pd.read_csv(out / "table2.csv").equals(board)
+
+
+def test_holdings_split_limits_keep_the_first_entries():
+    from markupeval.data.build import inputs_from_holdings
+
+    full = inputs_from_holdings(default_holdings())
+    small = inputs_from_holdings(default_holdings(), train_limit=5, validate_limit=3, test_limit=2)
+    assert {s: len(e) for s, e in small.splits.items()} == {"train": 5, "validate": 3, "test": 2}
+    for split, entries in small.splits.items():
+        assert entries == full.splits[split][:len(entries)]
+        assert all(small.norm_formulas[e.formula_idx] == full.norm_formulas[e.formula_idx] for e in entries)
