@@ -194,7 +194,7 @@ class Reproduction:
     data_label: str = ""
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     trained: list[str] = field(default_factory=list)   # rows trained (not reused) in this call
-    rendered: bool = False                             # whether this call scored anything anew
+    rendered: bool = False                             # whether this call rendered or scored anything anew
 
 
 def build_data(budget: Budget, out: Path, holdings: Path, data: Path | None) -> tuple[Path, str]:
@@ -360,7 +360,7 @@ def ngram_row(row_dir: Path, data: Path, limit: int | None) -> dict[str, Any]:
                    minutes=round((time.perf_counter() - t0) / 60, 2))
 
 
-def classical_row(row_dir: Path, data: Path, budget: Budget) -> dict[str, Any]:
+def classical_row(row_dir: Path, data: Path, budget: Budget, rep: Reproduction) -> dict[str, Any]:
     """Render the test gold at 200 dpi with the ``dataset`` template and run the classical OCR."""
     from markupeval.baselines.classical.glyphs import load_or_build
     from markupeval.baselines.classical.predict import predict
@@ -376,6 +376,7 @@ def classical_row(row_dir: Path, data: Path, budget: Budget) -> dict[str, Any]:
     if done and (row_dir / "preds.jsonl").is_file():
         return done
     t0 = time.perf_counter()
+    rep.rendered = True
     _, glyph_path = load_or_build(None)
     images = row_dir / "images"
     (row_dir).mkdir(parents=True, exist_ok=True)
@@ -448,7 +449,7 @@ def reproduce(
             info["train"] = train_row(row, b, data_dir, rows_dir, rep)
             info["predict"] = predict_row(row, b, data_dir, row_dir, perplexity=row.kind == "im2tex")
         elif row.kind == "classical":
-            info["predict"] = classical_row(row_dir, data_dir, b)
+            info["predict"] = classical_row(row_dir, data_dir, b, rep)
         elif row.kind == "ngram":
             info["predict"] = ngram_row(row_dir, data_dir, b.test_limit)
         if row.kind in ("im2tex", "ctc", "classical") and "--no-image" not in row.flags:
