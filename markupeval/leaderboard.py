@@ -514,8 +514,8 @@ def write_frame(frame: pd.DataFrame, fmt: str, notes: Sequence[str] = (), title:
         return "\n".join(out) + "\n"
     if fmt == "rich":
         table = Table(title=title or None, caption="\n".join(notes), caption_justify="left")
-        for col in cells.columns:
-            table.add_column(str(col))
+        for i, col in enumerate(cells.columns):
+            table.add_column(str(col), no_wrap=i == 0)  # row labels stay whole (searchable)
         for row in cells.itertuples(index=False):
             table.add_row(*(escape(c) for c in row))
         console = Console(file=io.StringIO(), width=240, record=True, color_system=None)

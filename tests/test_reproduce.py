@@ -57,7 +57,8 @@ def test_reproduce_table2_smoke_end_to_end_and_reuse(tmp_path):
     md = (out / "table2.md").read_text(encoding="utf-8")
     assert "signature [1]: `" in md and "gold:norm" in md and "IM2TEX-TOK: not run" in md
     for ext in ("html", "tex", "txt"):
-        assert "IM2TEX-C2F sparsemax" in (out / f"table2.{ext}").read_text(encoding="utf-8")
+        shown = (out / f"table2.{ext}").read_text(encoding="utf-8")
+        assert "IM2TEX-C2F sparsemax" in shown and "87.73" in shown, ext
     assert (out / "rows" / "c2f-hard" / "train" / "done.json").read_text().count("hierarchical/train/best.pt")
 
     before = _outputs(out)
