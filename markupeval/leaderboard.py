@@ -1,7 +1,8 @@
 """Leaderboards: the paper's published rows and measured runs in one ranked table.
 
-The table model (:class:`Board`) is built once and written by one renderer per format: rich,
-Markdown (GitHub), LaTeX (booktabs), CSV and a standalone HTML page. Published rows come from
+The table model (:class:`Board`) is built once, turned into one pandas DataFrame
+(:func:`board_frame`) and written from that frame by one renderer per format: rich, Markdown
+(GitHub), LaTeX (booktabs), CSV and a standalone HTML page. Published rows come from
 ``leaderboard/published.csv`` (Deng et al., ICML 2017, Tables 2 and 4, with their source);
 measured rows from run files (``markupeval score --json``). Every measured row carries its run's
 signature, printed under the table: a number without the settings that produced it is not shown.
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -238,30 +240,58 @@ def load_board(run_paths: Iterable[Path | str], **kwargs) -> Board:
     return build_board([read_run(p) for p in run_paths], **kwargs)
 
 
-# --------------------------------------------------------------------------- rendering
+# --------------------------------------------------------------------------- the board as a DataFrame
 
 
-def _fmt(value: float | None) -> str:
-    return MISSING if value is None or not math.isfinite(value) else f"{value:.2f}"
+#: Columns of :func:`board_frame`, the one table every format is written from.
+FRAME_COLUMNS = ("dataset", "rank", "model", "attention", "tag", *COLUMN_KEYS, "lookups_coarse", "lookups_fine",
+                 "source", "signature", "note")
 
 
-def _lookups(row: Row) -> str:
-    return f"{row.lookups[0]}/{row.lookups[1]}" if row.lookups else MISSING
+def board_frame(board: Board) -> pd.DataFrame:
+    """The board as one DataFrame, in board order: values on the paper's scale (%), ``NaN`` where
+    the source does not report a value, ``<NA>`` ranks/lookups/notes where there is none. Every
+    format below is written from this frame; it is also what a notebook gets (``markupeval.load_board``)."""
+    records = []
+    for r in board.rows:
+        source = r.source if r.tag == MEASURED else f"{board.published_source}, {r.source}"
+        records.append({
+            "dataset": r.dataset, "rank": r.rank, "model": r.model, "attention": r.attention, "tag": r.tag,
+            **{k: r.values[k] for k in COLUMN_KEYS},
+            "lookups_coarse": r.lookups[0] if r.lookups else None,
+            "lookups_fine": r.lookups[1] if r.lookups else None,
+            "source": source, "signature": r.signature, "note": r.note,
+        })
+    frame = pd.DataFrame.from_records(records, columns=list(FRAME_COLUMNS))
+    for col in COLUMN_KEYS:
+        frame[col] = frame[col].astype("float64")
+    for col in ("rank", "lookups_coarse", "lookups_fine", "note"):
+        frame[col] = frame[col].astype("Int64")
+    frame.attrs.update(rank_by=board.rank_by, notes=board.protocol_lines())
+    return frame
 
 
-def _system(row: Row) -> str:
-    return row.model + (f" [{row.note}]" if row.note else "")
+def _fmt(value: object) -> str:
+    if value is None or pd.isna(value):
+        return MISSING
+    value = float(value)
+    return MISSING if not math.isfinite(value) else f"{value:.2f}"
 
 
-def _cells(row: Row) -> list[str]:
-    return [
-        str(row.rank) if row.rank else MISSING,
-        _system(row),
-        row.attention or MISSING,
-        row.tag,
-        *(_fmt(row.values[k]) for k in COLUMN_KEYS),
-        _lookups(row),
+def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The board's cells as shown: two decimals, ``–`` for missing, the footnote after the system."""
+    out = pd.DataFrame({
+        "#": frame["rank"].map(lambda v: MISSING if pd.isna(v) else str(v)),
+        "System": frame["model"] + frame["note"].map(lambda v: "" if pd.isna(v) else f" [{v}]"),
+        "Attention": frame["attention"].map(lambda v: v or MISSING),
+        "Tag": frame["tag"],
+    })
+    for c in COLUMNS:
+        out[c.header] = frame[c.key].map(_fmt)
+    out["Lookups #C/#F"] = [
+        MISSING if pd.isna(c) else f"{c}/{f}" for c, f in zip(frame["lookups_coarse"], frame["lookups_fine"])
     ]
+    return out
 
 
 HEADERS = ("#", "System", "Attention", "Tag", *(c.header for c in COLUMNS), "Lookups #C/#F")
@@ -281,16 +311,23 @@ def render(board: Board, fmt: str) -> str:
     return renderers[fmt](board)
 
 
+def _groups(frame: pd.DataFrame, cells: pd.DataFrame):
+    """(dataset, its display rows) in board order (datasets are contiguous in a board)."""
+    for ds in dict.fromkeys(frame["dataset"]):
+        yield ds, cells[frame["dataset"] == ds], frame[frame["dataset"] == ds]
+
+
 def to_rich(board: Board) -> Table:
+    frame = board_frame(board)
+    cells = display_frame(frame)
     table = Table(title="IM2LATEX-100K protocol leaderboard", caption="\n".join(board.protocol_lines()), caption_justify="left")
     for i, header in enumerate(HEADERS):
         table.add_column(header, justify="right" if i >= 4 or i == 0 else "left", style="bold" if header == _header(board.rank_by) else None)
-    for ds in board.datasets():
+    for ds, group, rows in _groups(frame, cells):
         table.add_section()
         table.add_row("", f"[italic]{escape(ds)}[/]", *[""] * (len(HEADERS) - 2))
-        for row in (r for r in board.rows if r.dataset == ds):
-            style = "cyan" if row.tag == MEASURED else None
-            table.add_row(*(escape(c) for c in _cells(row)), style=style)
+        for tag, line in zip(rows["tag"], group.itertuples(index=False)):
+            table.add_row(*(escape(c) for c in line), style="cyan" if tag == MEASURED else None)
     return table
 
 
@@ -304,25 +341,30 @@ def _md_escape(text: str) -> str:
     return text.replace("|", r"\|")
 
 
-def to_markdown(board: Board) -> str:
-    lines = ["| Dataset | " + " | ".join(HEADERS) + " |"]
-    align = ["---", "---:", "---", "---", "---", *(["---:"] * (len(COLUMNS) + 1))]
-    lines.append("| " + " | ".join(align) + " |")
-    for ds in board.datasets():
-        for row in (r for r in board.rows if r.dataset == ds):
-            cells = [_md_escape(c) for c in _cells(row)]
-            if row.values[board.rank_by] is not None:
-                idx = 4 + COLUMN_KEYS.index(board.rank_by)
-                cells[idx] = f"**{cells[idx]}**"
-            lines.append("| " + " | ".join([ds, *cells]) + " |")
-    lines.append("")
-    for line in board.protocol_lines():
-        head, sep, sig = line.partition(": ")
-        if line.startswith("[") and sep:
-            lines.append(f"- {head}: `{sig}`")
-        else:
-            lines.append(f"- {line}")
+def markdown_table(cells: pd.DataFrame, align: Sequence[str] | None = None) -> str:
+    """A GitHub Markdown table of string cells (pipes escaped)."""
+    align = list(align) if align is not None else ["---"] * cells.shape[1]
+    lines = ["| " + " | ".join(_md_escape(str(c)) for c in cells.columns) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(_md_escape(str(c)) for c in row) + " |" for row in cells.itertuples(index=False)]
     return "\n".join(lines) + "\n"
+
+
+def _md_notes(lines: Sequence[str]) -> list[str]:
+    out = []
+    for line in lines:
+        head, sep, sig = line.partition(": ")
+        out.append(f"- {head}: `{sig}`" if (line.startswith("[") or line.startswith("signature")) and sep else f"- {line}")
+    return out
+
+
+def to_markdown(board: Board) -> str:
+    frame = board_frame(board)
+    cells = display_frame(frame)
+    rank_col = _header(board.rank_by)
+    cells[rank_col] = [f"**{v}**" if not pd.isna(x) else v for v, x in zip(cells[rank_col], frame[board.rank_by])]
+    cells.insert(0, "Dataset", frame["dataset"])
+    align = ["---", "---:", "---", "---", "---", *(["---:"] * (len(COLUMNS) + 1))]
+    return markdown_table(cells, align) + "\n" + "\n".join(_md_notes(board.protocol_lines())) + "\n"
 
 
 _LATEX_SPECIAL = {
@@ -346,6 +388,8 @@ def latex_escape(text: str) -> str:
 
 def to_latex(board: Board) -> str:
     """A booktabs ``table`` float (needs ``\\usepackage{booktabs}``)."""
+    frame = board_frame(board)
+    cells = display_frame(frame)
     n_num = len(COLUMNS) + 1
     spec = "rllll" + "r" * n_num
     headers = ["\\#", "System", "Attention", "Tag", *(c.latex for c in COLUMNS), "\\#C/\\#F"]
@@ -359,11 +403,10 @@ def to_latex(board: Board) -> str:
         "\\toprule",
         "Dataset & " + " & ".join(headers) + " \\\\",
     ]
-    for ds in board.datasets():
+    for ds, group, _ in _groups(frame, cells):
         out.append("\\midrule")
-        for row in (r for r in board.rows if r.dataset == ds):
-            cells = [latex_escape(c) for c in _cells(row)]
-            out.append(" & ".join([latex_escape(ds), *cells]) + " \\\\")
+        for line in group.itertuples(index=False):
+            out.append(" & ".join([latex_escape(ds), *(latex_escape(c) for c in line)]) + " \\\\")
     out += ["\\bottomrule", "\\end{tabular}"]
     out.append("\\par\\smallskip\\footnotesize")
     for line in board.protocol_lines():
@@ -381,27 +424,20 @@ def _latex_wrap(text: str) -> str:
     return text.replace("|", "|\\allowbreak{}")
 
 
+def _csv_number(value: float, measured: bool) -> str:
+    if pd.isna(value):
+        return ""
+    # Published numbers as printed (two decimals); measured ones with the precision they carry.
+    return f"{value:.4f}".rstrip("0").rstrip(".") if measured else f"{value:.2f}"
+
+
 def to_csv(board: Board) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["dataset", "rank", "model", "attention", "tag", *COLUMN_KEYS, "lookups_coarse", "lookups_fine", "source", "signature"])
-    for ds in board.datasets():
-        for row in (r for r in board.rows if r.dataset == ds):
-            writer.writerow(
-                [
-                    ds,
-                    row.rank or "",
-                    row.model,
-                    row.attention,
-                    row.tag,
-                    *("" if row.values[k] is None else f"{row.values[k]:.4f}".rstrip("0").rstrip(".") if row.tag == MEASURED else f"{row.values[k]:.2f}" for k in COLUMN_KEYS),
-                    row.lookups[0] if row.lookups else "",
-                    row.lookups[1] if row.lookups else "",
-                    row.source if row.tag == MEASURED else f"{board.published_source}, {row.source}",
-                    row.signature,
-                ]
-            )
-    return buf.getvalue()
+    frame = board_frame(board)
+    out = frame.drop(columns=["note"]).copy()
+    measured = frame["tag"] == MEASURED
+    for key in COLUMN_KEYS:
+        out[key] = [_csv_number(v, m) for v, m in zip(frame[key], measured)]
+    return out.to_csv(index=False, lineterminator="\n")
 
 
 _HTML_STYLE = """
@@ -418,29 +454,83 @@ th.rank-by{text-decoration:underline}
 """
 
 
+def _html_page(title: str, table: str, notes: Sequence[str], page_title: str | None = None) -> str:
+    e = html.escape
+    items = "".join(
+        f"<li><code>{e(line)}</code></li>" if line.startswith("[") or line.startswith("signature") else f"<li>{e(line)}</li>"
+        for line in notes
+    )
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{e(page_title or title)}</title>"
+        f"<style>{_HTML_STYLE}</style></head><body>"
+        f"<h1>{e(title)}</h1>{table}"
+        f"<ul class=\"notes\">{items}</ul></body></html>\n"
+    )
+
+
 def to_html(board: Board) -> str:
     e = html.escape
+    frame = board_frame(board)
+    cells = display_frame(frame)
     head = "".join(
         f'<th class="{"num" if i == 0 or i >= 4 else ""}{" rank-by" if h == _header(board.rank_by) else ""}">{e(h)}</th>'
         for i, h in enumerate(HEADERS)
     )
     body = []
-    for ds in board.datasets():
+    for ds, group, rows in _groups(frame, cells):
         body.append(f'<tr class="group"><td colspan="{len(HEADERS)}">{e(ds)}</td></tr>')
-        for row in (r for r in board.rows if r.dataset == ds):
-            cells = "".join(
-                f'<td class="{"num" if i == 0 or i >= 4 else ""}">{e(c)}</td>' for i, c in enumerate(_cells(row))
-            )
-            body.append(f'<tr class="{row.tag}">{cells}</tr>')
-    notes = "".join(
-        f"<li><code>{e(line)}</code></li>" if line.startswith("[") else f"<li>{e(line)}</li>"
-        for line in board.protocol_lines()
-    )
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<title>markupeval leaderboard</title>"
-        f"<style>{_HTML_STYLE}</style></head><body>"
-        "<h1>IM2LATEX-100K protocol leaderboard</h1>"
-        f"<table id=\"leaderboard\"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-        f"<ul class=\"notes\">{notes}</ul></body></html>\n"
-    )
+        for tag, line in zip(rows["tag"], group.itertuples(index=False)):
+            tds = "".join(f'<td class="{"num" if i == 0 or i >= 4 else ""}">{e(c)}</td>' for i, c in enumerate(line))
+            body.append(f'<tr class="{tag}">{tds}</tr>')
+    table = f"<table id=\"leaderboard\"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return _html_page("IM2LATEX-100K protocol leaderboard", table, board.protocol_lines(), "markupeval leaderboard")
+
+
+# --------------------------------------------------------------------------- any frame, any format
+
+
+def _frame_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """String cells of a value frame: two decimals for floats, ``–`` for missing values."""
+    def cell(v: object) -> str:
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            return MISSING
+        if isinstance(v, float):
+            return _fmt(v)
+        return str(v)
+
+    return frame.apply(lambda col: col.map(cell))
+
+
+def write_frame(frame: pd.DataFrame, fmt: str, notes: Sequence[str] = (), title: str = "") -> str:
+    """Any value frame (e.g. the side-by-side board of ``markupeval reproduce``) in one of
+    :data:`FORMATS`, with ``notes`` (signatures, provenance) under it. CSV is the frame alone, raw
+    values and every column; the other formats leave out the columns named in
+    ``frame.attrs["notes_only"]`` (long strings such as signatures, which the notes print once)."""
+    if fmt == "csv":
+        return frame.to_csv(index=False, lineterminator="\n")
+    cells = _frame_cells(frame.drop(columns=[c for c in frame.attrs.get("notes_only", ()) if c in frame.columns]))
+    if fmt == "markdown":
+        return (f"## {title}\n\n" if title else "") + markdown_table(cells) + "\n" + "\n".join(_md_notes(notes)) + "\n"
+    if fmt == "html":
+        table = cells.to_html(index=False, escape=True, border=0)
+        return _html_page(title or "markupeval", table, notes)
+    if fmt == "latex":
+        out = ["% needs \\usepackage{booktabs}", "\\begin{table}[t]", "\\centering", "\\small",
+               f"\\begin{{tabular}}{{{'l' * cells.shape[1]}}}", "\\toprule",
+               " & ".join(latex_escape(str(c)) for c in cells.columns) + " \\\\", "\\midrule"]
+        out += [" & ".join(latex_escape(c) for c in row) + " \\\\" for row in cells.itertuples(index=False)]
+        out += ["\\bottomrule", "\\end{tabular}", "\\par\\smallskip\\footnotesize"]
+        out += ["\\noindent " + _latex_wrap(latex_escape(line)) + "\\par" for line in notes]
+        out += [f"\\caption{{{latex_escape(title)}}}" if title else "", "\\end{table}"]
+        return "\n".join(out) + "\n"
+    if fmt == "rich":
+        table = Table(title=title or None, caption="\n".join(notes), caption_justify="left")
+        for i, col in enumerate(cells.columns):
+            table.add_column(str(col), no_wrap=i == 0)  # row labels stay whole (searchable)
+        for row in cells.itertuples(index=False):
+            table.add_row(*(escape(c) for c in row))
+        console = Console(file=io.StringIO(), width=240, record=True, color_system=None)
+        console.print(table)
+        return console.export_text()
+    raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

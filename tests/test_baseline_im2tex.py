@@ -239,3 +239,32 @@ def test_cuda_path_trains_with_bf16_and_decodes():
     with autocast(dev, "bf16"):
         out = beam_search(model, batch.images, beam=3, max_len=6)
     assert len(out.ids) == 3 and out.steps > 0
+
+
+# -- Table 3 ablations ---------------------------------------------------------------------------
+
+def test_no_pos_embed_drops_only_the_per_row_initial_state():
+    full, ablated = tiny("standard"), tiny("standard", pos_embed=False)
+    cfg = full.cfg
+    assert ablated.encoder.init_state is None
+    assert count_parameters(full) - count_parameters(ablated) == cfg.max_rows * 4 * cfg.encoder_hidden
+    batch = random_batch()
+    assert torch.isfinite(ablated.training_loss(batch).loss)
+    # The same weights with a zero initial state are exactly the ablated encoder.
+    state = {k: v for k, v in full.state_dict().items() if "init_state" not in k}
+    ablated.load_state_dict(state)
+    with torch.no_grad():
+        full.encoder.init_state.weight.zero_()
+        assert torch.equal(full(batch.images, batch.targets)[0], ablated(batch.images, batch.targets)[0])
+
+
+def test_lstm_lm_ignores_the_image():
+    lm = tiny("standard", image=False).eval()
+    a, b = random_batch(seed=0), random_batch(seed=0)
+    b.images = 255 - a.images
+    with torch.no_grad():
+        assert torch.equal(lm.sequence_logprob(a), lm.sequence_logprob(b))
+    lm.train()
+    parts = lm.training_loss(a)
+    parts.loss.backward()
+    assert lm.embed.weight.grad is not None and lm.cnn.net[0].weight.grad is None

@@ -27,6 +27,10 @@ def register(train: Any, predict: Any) -> None:
                    help="train on this formula file (same line indices as formulas.norm.lst) instead: "
                         "IM2TEX-TOK uses tokenized, not normalized, formulas; the vocabulary is then its "
                         "training tokens seen more than once")
+    p.add_argument("--no-pos-embed", action="store_true",
+                   help="-PosEmbed (Table 3): no trainable per-row initial state in the row encoder")
+    p.add_argument("--no-image", action="store_true",
+                   help="LSTM-LM (Table 3): train the decoder alone, without the image (perplexity only)")
     add_train_arguments(p, TrainConfig())
     p.set_defaults(func=_train)
 
@@ -43,10 +47,13 @@ def spec() -> Any:
     from markupeval.baselines.im2tex.model import Im2Tex
 
     def make_config(args: argparse.Namespace, vocab_size: int) -> Im2TexConfig:
-        return build_config(args.variant, args.size, vocab_size=vocab_size)
+        return build_config(args.variant, args.size, vocab_size=vocab_size,
+                            pos_embed=not getattr(args, "no_pos_embed", False),
+                            image=not getattr(args, "no_image", False))
 
     def describe(cfg: Im2TexConfig) -> str:
         name = "CAPTION" if not cfg.row_encoder else f"IM2TEX {cfg.attention}"
+        name = "LSTM-LM" if not cfg.image else name + ("" if cfg.pos_embed else " -PosEmbed")
         return f"{name} (CNN {cfg.cnn_channels[-1]}, decoder {cfg.decoder_hidden})"
 
     def run_decode(model: Im2Tex, images: Any, beam: int, max_len: int | None) -> DecodeOut:

@@ -18,6 +18,8 @@ class Im2TexConfig:
     vocab_size: int = 0
     attention: str = "standard"
     row_encoder: bool = True              # False = CAPTION
+    pos_embed: bool = True                # False = -PosEmbed (Table 3): row encoder starts from zeros
+    image: bool = True                    # False = LSTM-LM (Table 3): the decoder alone, context 0
     cnn_channels: tuple[int, ...] = (64, 128, 256, 256, 512, 512)
     coarse_channels: int = 512            # the two extra conv layers of the coarse CNN
     encoder_hidden: int = 256             # per direction; fine features D = 2 * 256

@@ -95,16 +95,20 @@ class RowEncoder(nn.Module):
     a feature came from. Rows past ``max_rows`` share the last one's.
     """
 
-    def __init__(self, cin: int, hidden: int, max_rows: int) -> None:
+    def __init__(self, cin: int, hidden: int, max_rows: int, pos_embed: bool = True) -> None:
         super().__init__()
         self.hidden = hidden
         self.lstm = nn.LSTM(cin, hidden, batch_first=True, bidirectional=True)
-        self.init_state = nn.Embedding(max_rows, 2 * 2 * hidden)  # (h0, c0) x (fw, bw)
+        # Without it (-PosEmbed) every row starts from the zero state and rows are told apart only
+        # by their content.
+        self.init_state = nn.Embedding(max_rows, 2 * 2 * hidden) if pos_embed else None  # (h0, c0) x (fw, bw)
         self.max_rows = max_rows
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         rows = x.permute(0, 2, 3, 1).reshape(b * h, w, c)                         # (B*H', W', C)
+        if self.init_state is None:
+            return self.lstm(rows)[0].reshape(b, h, w, 2 * self.hidden)
         idx = torch.arange(h, device=x.device).clamp(max=self.max_rows - 1).repeat(b)
         st = self.init_state(idx).view(b * h, 2, 2, self.hidden)                  # (B*H', h/c, dir, hid)
         h0 = st[:, 0].transpose(0, 1).contiguous()                                # (2, B*H', hid)
@@ -184,12 +188,14 @@ class Im2Tex(nn.Module):
         self.cnn = CNN(cfg.cnn_channels)
         # Coarse-only attention never reads fine features, so it has no fine row encoder.
         fine_encoder = cfg.row_encoder and cfg.attention != "coarse"
-        self.encoder = RowEncoder(cfg.cnn_channels[-1], cfg.encoder_hidden, cfg.max_rows) if fine_encoder else None
+        self.encoder = RowEncoder(cfg.cnn_channels[-1], cfg.encoder_hidden, cfg.max_rows,
+                                  cfg.pos_embed) if fine_encoder else None
         if cfg.hierarchical:
             cc = cfg.coarse_channels
             self.coarse_cnn = nn.Sequential(*conv(cfg.cnn_channels[-1], cc, False), *conv(cc, cc, False),
                                             nn.MaxPool2d(CELL, CELL, ceil_mode=True))
-            self.coarse_encoder = RowEncoder(cc, cfg.encoder_hidden, cfg.max_rows) if cfg.row_encoder else None
+            self.coarse_encoder = RowEncoder(cc, cfg.encoder_hidden, cfg.max_rows,
+                                             cfg.pos_embed) if cfg.row_encoder else None
             dc = 2 * cfg.encoder_hidden if cfg.row_encoder else cc
             self.coarse_key = nn.Linear(dc, a)            # W2' v'
             self.coarse_query = nn.Linear(hd, a, bias=False)  # W1' h
@@ -313,7 +319,10 @@ class Im2Tex(nn.Module):
                 h, c = self.lstm(x.float(), (state.h.float(), state.c.float()))
         else:
             h, c = self.lstm(x, (state.h, state.c))
-        ctx, info = self.attend(h, mem, count)
+        if mem is None:  # LSTM-LM: no image, the context is zero
+            ctx, info = h.new_zeros(h.size(0), self.context_size), StepInfo(None, None)
+        else:
+            ctx, info = self.attend(h, mem, count)
         o = torch.tanh(self.combine(torch.cat([h, ctx.to(h.dtype)], dim=1)))
         return DecoderState(h, c, o), info
 
@@ -326,7 +335,7 @@ class Im2Tex(nn.Module):
 
     def forward(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, list[StepInfo]]:
         """Teacher-forced logits (B, T-1, V) for targets (B, T) = <s> y_1 .. y_n </s> <pad>..."""
-        mem = self.encode(images)
+        mem = self.encode(images) if self.cfg.image else None
         state = self.init_state(targets.size(0), images.device)
         emb = self.embed(targets[:, :-1])                                      # (B, T-1, E), all steps at once
         outs, infos = [], []

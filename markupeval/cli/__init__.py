@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "markupeval.cli.data",
     "markupeval.cli.normalize",
     "markupeval.cli.baseline",
+    "markupeval.cli.reproduce",
 )
 
 EXIT_OK, EXIT_INPUT, EXIT_ENVIRONMENT = 0, 2, 3

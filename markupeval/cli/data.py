@@ -120,6 +120,8 @@ def _register_build(dsub: argparse._SubParsersAction) -> None:
     b.add_argument("--test", help="test split list")
     b.add_argument("--normalized", help="normalized formulas, indexed like --formulas (else: normalize them)")
     b.add_argument("--train-limit", type=int, default=None, help="with --holdings: use only the first N train items")
+    b.add_argument("--validate-limit", type=int, default=None, help="with --holdings: only the first N validation items")
+    b.add_argument("--test-limit", type=int, default=None, help="with --holdings: only the first N test items")
     b.add_argument("--out", required=True, help="output dataset directory")
     b.add_argument("--template", choices=("dataset", "im2markup"), default=None,
                    help="render template (default: dataset for raw formulas, im2markup for normalized ones, "
@@ -170,7 +172,8 @@ def run_build(args: argparse.Namespace) -> int:
     from markupeval.errors import InputError
 
     if args.holdings:
-        inputs = inputs_from_holdings(Path(args.holdings), train_limit=args.train_limit)
+        inputs = inputs_from_holdings(Path(args.holdings), train_limit=args.train_limit,
+                                      validate_limit=args.validate_limit, test_limit=args.test_limit)
     else:
         lists = {s: Path(p) for s, p in (("train", args.train), ("validate", args.validate), ("test", args.test)) if p}
         if not lists:

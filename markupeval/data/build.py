@@ -392,7 +392,8 @@ AVAILABLE_FILES = {
 }
 
 
-def inputs_from_holdings(holdings: Path, train_limit: int | None = None) -> BuildInputs:
+def inputs_from_holdings(holdings: Path, train_limit: int | None = None, validate_limit: int | None = None,
+                         test_limit: int | None = None) -> BuildInputs:
     """The "im2latex-100k-available" set from the normalized gold we hold offline.
 
     Train: the first 3,000 entries of ``train_filter.lst`` (line i <-> line i of
@@ -400,7 +401,8 @@ def inputs_from_holdings(holdings: Path, train_limit: int | None = None) -> Buil
     all 10,355 of ``test_filter.lst``, gold looked up by image name in ``src-*``/``tgt-*``. The
     formula file keeps the official indices (103,559 lines); lines we hold no formula for are
     empty and no list points at them. Images are typeset from the *normalized* formulas (the raw
-    ones are not held), which the manifest records.
+    ones are not held), which the manifest records. ``*_limit`` keep the first N entries of a split
+    (small sets that render in seconds: ``markupeval reproduce --budget smoke``).
     """
     holdings = Path(holdings)
     paths = {k: holdings / v for k, v in AVAILABLE_FILES.items()}
@@ -431,7 +433,8 @@ def inputs_from_holdings(holdings: Path, train_limit: int | None = None) -> Buil
         if len(gold) != len(names):
             raise InputError(f"{len(gold)} formulas but {len(names)} names in {paths[f'{s}_names'].name}", paths[f"{s}_gold"])
         by_name = {image_key(nm): (g, i) for i, (nm, g) in enumerate(zip(names, gold))}
-        entries = splits_all[s]
+        limit = {"validate": validate_limit, "test": test_limit}[s]
+        entries = splits_all[s] if limit is None else splits_all[s][:limit]
         for e in entries:
             if e.name not in by_name:
                 raise InputError(f"no gold formula for {e.name}.png", paths[f"{s}_names"])
