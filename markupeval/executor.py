@@ -209,7 +209,8 @@ class DaskExecutor:
         from distributed import wait as dask_wait
 
         try:
-            done, _ = dask_wait(futures, timeout=timeout, return_when="FIRST_COMPLETED")
+            with self.client.as_current():  # this client, not a process-wide default one
+                done, _ = dask_wait(futures, timeout=timeout, return_when="FIRST_COMPLETED")
         except TimeoutError:
             return []
         return list(done)
@@ -266,6 +267,7 @@ def make_executor(spec: "str | Executor | None" = None, workers: int | None = No
 class _Entry(Generic[J]):
     job: J
     lost: int = 0  # times this job's workers died under it (beyond the executor's own retries)
+    alone: bool = False  # run with nothing else in flight: a death is then its own doing
 
 
 @dataclass
@@ -277,6 +279,10 @@ class ChunkRunner(Generic[J, R]):
     times a lost job is resubmitted whole before it is split (Dask has already retried it
     ``allowed-failures`` times by then; a local pool has not). Results come out in completion
     order as ``(job, result)``; a split job comes out as its parts.
+
+    A worker's death fails every job it held, not only the guilty one, so a job that cannot be
+    split is not condemned on that evidence: it waits until nothing else is in flight and runs
+    alone, and only a death then makes it poison.
     """
 
     executor: Executor
@@ -286,6 +292,7 @@ class ChunkRunner(Generic[J, R]):
     max_in_flight: int | None = None
     retries: int = 0
     _futures: dict[Any, _Entry[J]] = field(default_factory=dict, init=False)
+    _suspects: list[_Entry[J]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         if self.max_in_flight is None:
@@ -300,7 +307,8 @@ class ChunkRunner(Generic[J, R]):
 
     @property
     def full(self) -> bool:
-        return len(self._futures) >= (self.max_in_flight or 1)
+        # Suspects hold back new work: they must get the workers to themselves.
+        return bool(self._suspects) or len(self._futures) >= (self.max_in_flight or 1)
 
     def submit(self, job: J) -> None:
         self._submit(_Entry(job))
@@ -310,6 +318,10 @@ class ChunkRunner(Generic[J, R]):
 
     def completed(self, block: bool = True) -> Iterator[tuple[J, R]]:
         """Results of the jobs that have finished; with ``block``, waits for at least one."""
+        if not self._futures and self._suspects:
+            entry = self._suspects.pop(0)
+            entry.alone = True
+            self._submit(entry)
         if not self._futures:
             return
         done = self.executor.wait_any(list(self._futures), timeout=None if block else 0)
@@ -334,18 +346,23 @@ class ChunkRunner(Generic[J, R]):
             for half in halves:
                 self._submit(_Entry(half))
             return
+        if not entry.alone:
+            log.warning("executor: a single-item job lost its worker; it runs again alone (%s)", reason)
+            self._suspects.append(entry)
+            return
         if self.poison is None:
             raise WorkerLost(reason)
-        log.warning("executor: a single-item job kept killing workers; giving it up (%s)", reason)
+        log.warning("executor: a single-item job killed its worker even alone; giving it up (%s)", reason)
         yield entry.job, self.poison(entry.job, reason)
 
     def drain(self) -> Iterator[tuple[J, R]]:
-        while self._futures:
+        while self._futures or self._suspects:
             yield from self.completed(block=True)
 
     def cancel(self) -> None:
         """Cancel everything in flight (Ctrl-C, or an error elsewhere in the run)."""
         futures, self._futures = list(self._futures), {}
+        self._suspects = []
         if futures:
             log.info("executor: cancelling %d job(s) on %s", len(futures), self.executor.description)
             self.executor.cancel(futures)

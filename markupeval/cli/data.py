@@ -13,6 +13,8 @@ from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, Time
                            TransferSpeedColumn)
 from rich.table import Table
 
+from markupeval.cli import add_executor_argument
+
 log = logging.getLogger("markupeval")
 
 
@@ -130,6 +132,7 @@ def _register_build(dsub: argparse._SubParsersAction) -> None:
     b.add_argument("--max-height", type=int, default=160)
     b.add_argument("--max-tokens", type=int, default=150)
     b.add_argument("--workers", type=int, default=None, help="render processes (default: all cores)")
+    add_executor_argument(b)
     b.add_argument("--cache-dir", default=None, help="render cache (default: the renderer's)")
     b.add_argument("--no-progress", action="store_true")
     b.set_defaults(func=run_build)
@@ -146,6 +149,8 @@ def _config(args: argparse.Namespace, template: str, strict: bool = False):
         render_options["rewrites"] = "dataset_compatible"
     if args.workers is not None:
         render_options["workers"] = args.workers
+    if getattr(args, "executor", None):
+        render_options["executor"] = args.executor
     if args.cache_dir:
         render_options["cache"] = args.cache_dir
     return BuildConfig(
@@ -225,6 +230,7 @@ def _register_synth(dsub: argparse._SubParsersAction) -> None:
     s.add_argument("--max-height", type=int, default=160)
     s.add_argument("--max-tokens", type=int, default=150)
     s.add_argument("--workers", type=int, default=None)
+    add_executor_argument(s)
     s.add_argument("--cache-dir", default=None)
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=run_synth)

@@ -166,6 +166,7 @@ def build(
             if owner.setdefault(e.name, split) != split:
                 shared_across_splits.append(f"{e.name}:{owner[e.name]}+{split}")
 
+    own_renderer = renderer is None
     if renderer is None:
         renderer = make_renderer(config.template, **config.render_options)
     rsig = str(renderer.signature())
@@ -225,6 +226,8 @@ def build(
             if on_progress:
                 on_progress(resumed + start + len(chunk), len(names))
     render_seconds = time.perf_counter() - t_render
+    if own_renderer and hasattr(renderer, "close"):
+        renderer.close()  # its worker processes (or cluster connection) are not needed any more
 
     # Filter, write lists.
     blank_test = None
