@@ -76,22 +76,27 @@ def score_images(
 def _stream(renderer, executor, gold: Sequence[str], predictions: Sequence[str | None]):
     """Compare each pair as soon as both of its renders exist; drop an image after its last pair.
 
-    Memory is the renders in flight plus the images still waiting for a partner (in input order
-    a pair's two formulas are neighbours, so few wait), not every image of the run: the report
-    reads renders back from the cache.
+    Memory is the renders in flight plus the images of the current window of pairs still waiting
+    for a partner (in input order a pair's two formulas are neighbours, so few wait), not every
+    image of the run: the report reads renders back from the cache.
     """
     from markupeval.executor import ChunkRunner
     from markupeval.images.compare import EXCLUDED, PairJob, compare_pair_job, pair_chunk_size, split_pair_job
 
     n = len(gold)
-    index: dict[str, int] = {}
+    # Formulas are deduplicated within windows of pairs, not over the whole run: an image is held
+    # only until the last pair of its window that needs it, and a formula that comes back later
+    # is read from the render cache again (or, without a cache, rendered again).
+    window = max(4096, 8 * renderer.chunk_size * executor.parallelism)
+    distinct: list[str] = []
     sides: list[tuple[int, int]] = []  # (gold formula, prediction formula or -1) per pair
-    for g, p in zip(gold, predictions):
-        gi = index.setdefault(g, len(index))
-        pi = -1 if p is None else index.setdefault(p, len(index))
-        sides.append((gi, pi))
-    distinct = list(index)
-    del index
+    for start in range(0, n, window):
+        index: dict[str, int] = {}
+        for g, p in zip(gold[start : start + window], predictions[start : start + window]):
+            gi = index.setdefault(g, len(distinct) + len(index))
+            pi = -1 if p is None else index.setdefault(p, len(distinct) + len(index))
+            sides.append((gi, pi))
+        distinct.extend(index)
     uses = np.zeros(len(distinct), np.int32)  # pairs still to be sent that need each formula
     pairs_of: list[list[int]] = [[] for _ in distinct]
     for k, (gi, pi) in enumerate(sides):
