@@ -26,6 +26,8 @@ log = logging.getLogger("markupeval")
 
 IMAGE_METRICS = ("image_edit_distance", "image_match", "image_match_ws")
 
+_NONE: tuple = ()  # the pairs of a formula that has arrived
+
 
 @dataclass
 class ImageScoring:
@@ -105,7 +107,8 @@ def _stream(renderer, executor, gold: Sequence[str], predictions: Sequence[str |
             uses[side] += 1
     log.info("rendering %d distinct formulas (%d gold items) on %s", len(distinct), n, executor.description)
 
-    status: list[tuple[str, str] | None] = [None] * len(distinct)
+    # One outcome object per formula, shared by its pairs: per-pair memory is a tuple of two refs.
+    status: list[RenderOutcome | None] = [None] * len(distinct)
     images: dict[int, np.ndarray | None] = {}
     results: list = [None] * n
     size = pair_chunk_size(n, executor.parallelism)
@@ -138,13 +141,13 @@ def _stream(renderer, executor, gold: Sequence[str], predictions: Sequence[str |
 
     try:
         for idx, result in renderer.render_stream(distinct):
-            status[idx] = (result.status, result.message)
+            status[idx] = RenderOutcome(result.status, result.message)
             images[idx] = result.image if result.status == "ok" else None
             for k in pairs_of[idx]:
                 gi, pi = sides[k]
                 if status[gi] is not None and (pi < 0 or status[pi] is not None):
                     ready.append(k)
-            pairs_of[idx] = []
+            pairs_of[idx] = _NONE
             if len(ready) >= size:
                 send(ready)
                 ready = []
@@ -156,9 +159,6 @@ def _stream(renderer, executor, gold: Sequence[str], predictions: Sequence[str |
         raise
     assert not images and all(r is not None for r in results)
 
-    outcomes: list[tuple[RenderOutcome, RenderOutcome]] = []
-    for gi, pi in sides:
-        g_out = RenderOutcome(*status[gi])  # type: ignore[misc]
-        p_out = RenderOutcome("missing", "no prediction for this image") if pi < 0 else RenderOutcome(*status[pi])  # type: ignore[misc]
-        outcomes.append((g_out, p_out))
+    missing = RenderOutcome("missing", "no prediction for this image")
+    outcomes = [(status[gi], missing if pi < 0 else status[pi]) for gi, pi in sides]
     return results, outcomes

@@ -219,3 +219,30 @@ def _sleep_or_die(job: tuple[float, str]) -> float:
         os._exit(1)
     time.sleep(seconds)
     return seconds
+
+
+def test_image_scoring_through_the_cluster_is_the_local_scoring(shared_dir: Path, executor, cluster) -> None:
+    # Streaming scoring with renders and comparisons on the cluster: the same statistics.
+    from markupeval.image_scoring import score_images
+
+    lines = (shared_dir / "data" / "predictions" / "results65_100.txt").read_text(encoding="utf-8").split("\n")[:60]
+    fields = [line.split("\t") for line in lines if line.count("\t") >= 2]
+    gold = [f[1] for f in fields]
+    preds = [f[2] if k % 7 else None for k, f in enumerate(fields)]  # some missing predictions too
+    here = score_images(gold, preds, {"cache": False, "workers": 1})
+    there = score_images(gold, preds, {"cache": False, "executor": executor})
+    for name in here.stats:
+        assert (here.stats[name] == there.stats[name]).all(), name
+    assert here.outcomes == there.outcomes
+
+
+def test_render_command_takes_the_cluster(tmp_path: Path, cluster) -> None:
+    from markupeval.cli import main
+
+    (tmp_path / "f.txt").write_text("x^2\n\\frac{a}{b}\n\\frac{a\n", encoding="utf-8")
+    address = "dask://" + cluster.scheduler_address.split("://", 1)[1]
+    assert main(["render", str(tmp_path / "f.txt"), str(tmp_path / "here"), "--no-cache", "--workers", "1"]) == 0
+    assert main(["render", str(tmp_path / "f.txt"), str(tmp_path / "there"), "--no-cache", "--executor", address]) == 0
+    assert (tmp_path / "here" / "status.csv").read_text() == (tmp_path / "there" / "status.csv").read_text()
+    for name in ("0.png", "1.png"):
+        assert (tmp_path / "here" / name).read_bytes() == (tmp_path / "there" / name).read_bytes()
