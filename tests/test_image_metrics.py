@@ -136,13 +136,19 @@ def test_pool_gives_the_serial_results_in_order() -> None:
     assert [_key(r) for r in files] == expected
 
 
-def test_pool_without_fork_pickles_the_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The path macOS and Windows take: a ProcessPoolExecutor that receives the images pickled.
+def test_a_shared_executor_gives_the_serial_results() -> None:
+    # What scoring does: one executor for renders and comparisons, images pickled to its workers.
+    from markupeval.executor import LocalExecutor
+
     pairs = _random_pairs(seed=3, n=100)
     golds, preds = [g for g, _ in pairs], [p for _, p in pairs]
     serial = compare_image_pairs(golds, preds, workers=1)
-    monkeypatch.setattr(compare_module, "_can_fork", lambda: False)
-    assert compare_image_pairs(golds, preds, workers=2) == serial
+    executor = LocalExecutor(2)
+    try:
+        assert compare_image_pairs(golds, preds, executor=executor) == serial
+        assert compare_image_pairs(golds[:70], preds[:70], executor=executor) == serial[:70]  # the pool is reused
+    finally:
+        executor.close()
 
 
 def test_worker_errors_reach_the_caller(tmp_path: Path, formula: np.ndarray) -> None:

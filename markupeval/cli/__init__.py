@@ -48,6 +48,14 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def add_executor_argument(parser: argparse.ArgumentParser) -> None:
+    """``--executor``: where render chunks and image comparisons run (markupeval.executor)."""
+    parser.add_argument(
+        "--executor", default=None, metavar="SPEC",
+        help="local (a process pool of --workers, the default), local:N, or dask://HOST:PORT for a "
+             "dask.distributed cluster (default: $DASK_SCHEDULER_ADDRESS if set)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="markupeval",

@@ -13,6 +13,8 @@ from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, Time
                            TransferSpeedColumn)
 from rich.table import Table
 
+from markupeval.cli import add_executor_argument
+
 log = logging.getLogger("markupeval")
 
 
@@ -133,6 +135,7 @@ def _register_build(dsub: argparse._SubParsersAction) -> None:
     b.add_argument("--max-height", type=int, default=160)
     b.add_argument("--max-tokens", type=int, default=150)
     b.add_argument("--workers", type=int, default=None, help="render processes (default: all cores)")
+    add_executor_argument(b)
     b.add_argument("--cache-dir", default=None, help="render cache (default: the renderer's)")
     b.add_argument("--no-progress", action="store_true")
     b.set_defaults(func=run_build)
@@ -143,7 +146,7 @@ def _config(args: argparse.Namespace, template: str, strict: bool = False):
 
     return build_config(template, rasterizer=args.rasterizer, buckets=args.buckets, max_width=args.max_width,
                         max_height=args.max_height, max_tokens=args.max_tokens, workers=args.workers,
-                        cache_dir=args.cache_dir, strict=strict)
+                        cache_dir=args.cache_dir, strict=strict, executor=getattr(args, "executor", None))
 
 
 def _run_with_progress(fn, no_progress: bool, label: str):
@@ -242,6 +245,7 @@ def _register_synth(dsub: argparse._SubParsersAction) -> None:
     s.add_argument("--max-height", type=int, default=160)
     s.add_argument("--max-tokens", type=int, default=150)
     s.add_argument("--workers", type=int, default=None)
+    add_executor_argument(s)
     s.add_argument("--cache-dir", default=None)
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=run_synth)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import os
 from pathlib import Path
 
 from markupeval.errors import InputError
@@ -13,7 +14,7 @@ from markupeval.rendering.rasterize import RASTERIZERS
 from markupeval.rendering.renderer import DEFAULT_RASTERIZER, Renderer
 from markupeval.rendering.rewrites import PRESETS
 from markupeval.rendering.templates import DEFAULT_TEMPLATE, TEMPLATE_NAMES
-from markupeval.cli import positive_seconds
+from markupeval.cli import add_executor_argument, positive_seconds
 
 log = logging.getLogger("markupeval")
 
@@ -42,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a formula with TeX errors fails even when TeX produced a page")
     p.add_argument("--timeout", type=positive_seconds, default=10.0, help="seconds without progress per formula")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    add_executor_argument(p)
     p.add_argument("--cache-dir", help="render cache location (default: $XDG_CACHE_HOME/markupeval)")
     p.add_argument("--no-cache", action="store_true", help="render everything afresh, store nothing")
     p.set_defaults(func=run)
@@ -68,13 +70,16 @@ def run(args: argparse.Namespace) -> int:
     renderer = Renderer(
         args.template, rewrites=args.rewrites, rasterizer=args.rasterizer, bilevel=not args.gray,
         strict=args.strict, timeout=args.timeout, workers=args.workers, cache=cache, progress=True,
+        executor=args.executor,
     )
-    results = renderer.render(formulas)
+    with renderer:
+        results = renderer.render(formulas)
 
     from PIL import Image
 
     counts: dict[str, int] = {}
-    with open(outdir / "status.csv", "w", newline="", encoding="utf-8") as f:
+    status_tmp = outdir / "status.csv.tmp"
+    with open(status_tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["name", "status", "message"])
         for name, result in zip(names, results):
@@ -82,9 +87,12 @@ def run(args: argparse.Namespace) -> int:
             writer.writerow([name, result.status, result.message])
             png = outdir / f"{name}.png"
             if result.image is not None:
-                Image.fromarray(result.image).save(png)
+                tmp = png.with_name(png.name + ".tmp")
+                Image.fromarray(result.image).save(tmp, format="PNG")
+                os.replace(tmp, png)  # Ctrl-C never leaves a truncated image
             elif png.exists():
                 png.unlink()  # a stale image from an earlier run must not pass for this one
+    os.replace(status_tmp, outdir / "status.csv")  # complete or absent
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     print(f"rendered {len(formulas)} formulas to {outdir}: {summary}")
     print(f"signature: {renderer.signature()}")

@@ -13,7 +13,7 @@ from markupeval.rendering.renderer import DEFAULT_RASTERIZER
 from markupeval.run import write_per_sample_csv
 from markupeval.scoring import ScoreConfig, score_files
 from markupeval.summary import print_run
-from markupeval.cli import positive_seconds
+from markupeval.cli import add_executor_argument, positive_seconds
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,6 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cdm-variant", default="official", choices=("official", "fixed"),
                    help="CDM variant: the official numbers (default) or with its bugs fixed (in the signature)")
     p.add_argument("--workers", type=int, default=None, help="rendering/comparison processes (default: all cores)")
+    add_executor_argument(p)
     p.add_argument("--rasterizer", default=DEFAULT_RASTERIZER, choices=RASTERIZERS,
                    help=f"PDF rasteriser for the image metrics (default {DEFAULT_RASTERIZER}; recorded in the signature)")
     p.add_argument("--timeout", type=positive_seconds, default=10.0,
@@ -74,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     render_options: dict = {"progress": True, "rasterizer": args.rasterizer, "timeout": args.timeout}
     if args.workers is not None:
         render_options["workers"] = args.workers
+    if args.executor:
+        render_options["executor"] = args.executor
     if args.cache_dir:
         render_options["cache"] = args.cache_dir
     if args.no_cache:

@@ -167,6 +167,7 @@ def build(
             if owner.setdefault(e.name, split) != split:
                 shared_across_splits.append(f"{e.name}:{owner[e.name]}+{split}")
 
+    own_renderer = renderer is None
     if renderer is None:
         renderer = make_renderer(config.template, **config.render_options)
     rsig = str(renderer.signature())
@@ -226,6 +227,8 @@ def build(
             if on_progress:
                 on_progress(resumed + start + len(chunk), len(names))
     render_seconds = time.perf_counter() - t_render
+    if own_renderer and hasattr(renderer, "close"):
+        renderer.close()  # its worker processes (or cluster connection) are not needed any more
 
     # Filter, write lists.
     blank_test = None
@@ -331,6 +334,7 @@ def build_config(
     workers: int | None = None,
     cache_dir: str | Path | None = None,
     strict: bool = False,
+    executor: str | None = None,
 ) -> BuildConfig:
     """A :class:`BuildConfig` from the ``data build``/``data synth`` options. The amsmath-free
     ``dataset`` template gets the rewrites that keep plain-TeX ``\\pmatrix``; ``strict`` refuses a
@@ -342,6 +346,8 @@ def build_config(
         render_options["workers"] = workers
     if cache_dir:
         render_options["cache"] = str(cache_dir)
+    if executor:
+        render_options["executor"] = executor  # where chunks render; never changes a pixel
     return BuildConfig(
         preprocess=PreprocessSettings(buckets=BUCKET_PRESETS[buckets], bucket_preset=buckets),
         filters=FilterSettings(max_width, max_height, max_tokens),

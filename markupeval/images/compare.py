@@ -15,21 +15,16 @@ docs/PROTOCOL.md states them:
   sequence shortcut; if either side is then empty, it matches only if both are;
 - a missing prediction costs the gold width and matches nothing.
 
-:func:`compare_image_pairs` runs many pairs over a process pool; it is what scoring calls.
+:func:`compare_image_pairs` runs many pairs in chunks on an executor (:mod:`markupeval.executor`:
+a local process pool or a Dask cluster); streaming scoring submits :class:`PairJob` chunks itself.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
-import pickle
-import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from queue import Empty
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import Levenshtein
 import numpy as np
@@ -44,6 +39,9 @@ from markupeval.images.columns import (
     near_sets,
 )
 from markupeval.images.io import load_grayscale
+
+if TYPE_CHECKING:
+    from markupeval.executor import Executor
 
 log = logging.getLogger("markupeval")
 
@@ -165,10 +163,45 @@ def _aligned(opcodes: Sequence[Opcode], column_tolerance: int) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# Many pairs over a process pool.
+# Many pairs, in chunks, on an executor (a local process pool or a cluster).
 
 #: Below this many pairs a pool costs more (start-up, pickling) than it saves.
 MIN_PAIRS_FOR_POOL = 64
+
+
+@dataclass(frozen=True)
+class PairJob:
+    """A chunk of pairs for a worker: images (or image file paths, read in the worker)."""
+
+    ids: tuple[int, ...]  # the pairs' indices in the caller's sequence
+    pairs: tuple[tuple[object, object], ...]
+    keep_opcodes: bool = False
+    files: bool = False
+
+
+def compare_pair_job(job: PairJob) -> list[ImagePairResult]:
+    """:func:`compare_images` over a chunk (the executor's task)."""
+    out = []
+    for g, p in job.pairs:
+        if job.files:
+            g = None if g is None else load_grayscale(g)
+            p = None if p is None else load_grayscale(p)
+        out.append(compare_images(g, p, keep_opcodes=job.keep_opcodes))
+    return out
+
+
+def split_pair_job(job: PairJob) -> tuple[PairJob, PairJob] | None:
+    if len(job.pairs) < 2:
+        return None
+    half = len(job.pairs) // 2
+    return (PairJob(job.ids[:half], job.pairs[:half], job.keep_opcodes, job.files),
+            PairJob(job.ids[half:], job.pairs[half:], job.keep_opcodes, job.files))
+
+
+def pair_chunk_size(pairs: int, parallelism: int) -> int:
+    """Many small chunks balance the load (pair costs vary with width and with whether the pair
+    needs clustering at all); results are tiny, so a chunk's overhead is one message."""
+    return max(16, min(256, pairs // (parallelism * 16) or 1))
 
 
 def compare_image_pairs(
@@ -178,17 +211,18 @@ def compare_image_pairs(
     *,
     keep_opcodes: bool = False,
     progress: Callable[[int], None] | None = None,
+    executor: "Executor | str | None" = None,
 ) -> list[ImagePairResult]:
-    """:func:`compare_images` over aligned sequences, in input order, spread over processes.
+    """:func:`compare_images` over aligned sequences, in input order, on an executor.
 
     ``golds[i] is None``: gold render failed (excluded). ``preds[i] is None``: missing prediction.
-    ``workers=None`` uses every CPU this process may use; 1 runs in this process. ``progress`` is called with the
-    number of pairs finished after each chunk.
+    ``workers=None`` uses every CPU this process may use; 1 runs in this process; ``executor``
+    (see :func:`markupeval.executor.make_executor`) overrides both. ``progress`` is called with
+    the number of pairs finished after each chunk.
     """
     if len(golds) != len(preds):
         raise ValueError(f"{len(golds)} gold images but {len(preds)} predictions")
-    jobs = list(zip(golds, preds))
-    return _run(_compare_chunk, jobs, workers, keep_opcodes, progress)
+    return _run(list(zip(golds, preds)), False, workers, keep_opcodes, progress, executor)
 
 
 def compare_image_files(
@@ -198,6 +232,7 @@ def compare_image_files(
     *,
     keep_opcodes: bool = False,
     progress: Callable[[int], None] | None = None,
+    executor: "Executor | str | None" = None,
 ) -> list[ImagePairResult]:
     """Like :func:`compare_image_pairs` for image files, read in the workers (PIL ``convert('L')``,
     as the original). ``None`` paths mean a failed gold render / a missing prediction; an
@@ -205,134 +240,47 @@ def compare_image_files(
     if len(golds) != len(preds):
         raise ValueError(f"{len(golds)} gold images but {len(preds)} predictions")
     jobs = [(None if g is None else str(g), None if p is None else str(p)) for g, p in zip(golds, preds)]
-    return _run(_compare_file_chunk, jobs, workers, keep_opcodes, progress)
-
-
-def _compare_chunk(chunk: list, keep_opcodes: bool) -> list[ImagePairResult]:
-    return [compare_images(g, p, keep_opcodes=keep_opcodes) for g, p in chunk]
-
-
-def _compare_file_chunk(chunk: list, keep_opcodes: bool) -> list[ImagePairResult]:
-    out = []
-    for g, p in chunk:
-        gold = None if g is None else load_grayscale(g)
-        pred = None if p is None else load_grayscale(p)
-        out.append(compare_images(gold, pred, keep_opcodes=keep_opcodes))
-    return out
-
-
-def _chunks(jobs: list, size: int) -> Iterator[list]:
-    for start in range(0, len(jobs), size):
-        yield jobs[start : start + size]
+    return _run(jobs, True, workers, keep_opcodes, progress, executor)
 
 
 def _run(
-    func: Callable[[list, bool], list[ImagePairResult]],
-    jobs: list,
+    pairs: list,
+    files: bool,
     workers: int | None,
     keep_opcodes: bool,
     progress: Callable[[int], None] | None,
+    executor: "Executor | str | None",
 ) -> list[ImagePairResult]:
-    workers = workers or _usable_cpus()
-    if workers <= 1 or len(jobs) < MIN_PAIRS_FOR_POOL:
-        # Serial path still reports progress in chunks, so a caller's progress bar moves.
-        results: list[ImagePairResult] = []
-        for chunk in _chunks(jobs, 256):
-            results.extend(func(chunk, keep_opcodes))
-            if progress:
-                progress(len(chunk))
-        return results
-    # Many small chunks balance the load (pair costs vary with width and with whether the pair
-    # needs clustering at all); results are tiny, so the per-chunk overhead is a queue message.
-    size = max(16, min(256, len(jobs) // (workers * 16) or 1))
-    chunks = list(_chunks(jobs, size))
-    workers = min(workers, len(chunks))
-    log.debug("comparing %d image pairs on %d processes, %d per chunk", len(jobs), workers, size)
-    if _can_fork():
-        return _run_forked(func, chunks, workers, keep_opcodes, progress)
-    results = []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for chunk_results in pool.map(func, chunks, [keep_opcodes] * len(chunks)):
-            results.extend(chunk_results)
-            if progress:
-                progress(len(chunk_results))
-    return results
+    from markupeval.executor import ChunkRunner, make_executor
 
+    own = executor is None or isinstance(executor, str)
+    if executor is None and (workers == 1 or len(pairs) < MIN_PAIRS_FOR_POOL):
+        executor = "local:1"
+    ex = make_executor(executor, workers)
+    size = pair_chunk_size(len(pairs), ex.parallelism) if ex.parallelism > 1 else 256
+    log.debug("comparing %d image pairs on %s, %d per chunk", len(pairs), ex.description, size)
+    results: list[ImagePairResult | None] = [None] * len(pairs)
+    runner: ChunkRunner[PairJob, list[ImagePairResult]] = ChunkRunner(ex, compare_pair_job, split=split_pair_job)
 
-def _usable_cpus() -> int:
-    # The CPUs this process may run on (a container or taskset may allow fewer than cpu_count).
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
+    def take(job: PairJob, out: list[ImagePairResult]) -> None:
+        for i, r in zip(job.ids, out):
+            results[i] = r
+        if progress:
+            progress(len(out))
 
-
-def _can_fork() -> bool:
-    # fork is safe enough on Linux for workers that only compute; macOS and Windows spawn.
-    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
-
-
-def _run_forked(
-    func: Callable[[list, bool], list[ImagePairResult]],
-    chunks: list[list],
-    workers: int,
-    keep_opcodes: bool,
-    progress: Callable[[int], None] | None,
-) -> list[ImagePairResult]:
-    """Forked workers that inherit the inputs instead of receiving them pickled.
-
-    The images of a full test set are most of a gigabyte; sending them through a pool's pipes cost
-    the parent about a quarter of the whole comparison's CPU time. A forked child already holds
-    them (copy-on-write), so only chunk numbers go out and small results come back. Worker ``k``
-    takes chunks ``k, k + workers, ...``: interleaving balances the load without a task queue.
-    """
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    procs = [
-        ctx.Process(target=_forked_worker, args=(func, chunks, k, workers, keep_opcodes, queue), daemon=True)
-        for k in range(workers)
-    ]
-    for proc in procs:
-        proc.start()
-    results: list[list[ImagePairResult] | None] = [None] * len(chunks)
     try:
-        for _ in range(len(chunks)):
-            index, payload = _next_message(queue, procs)
-            if isinstance(payload, BaseException):
-                raise payload
-            results[index] = payload
-            if progress:
-                progress(len(payload))
+        for start in range(0, len(pairs), size):
+            while runner.full:
+                for done in runner.completed(block=True):
+                    take(*done)
+            stop = min(start + size, len(pairs))
+            runner.submit(PairJob(tuple(range(start, stop)), tuple(pairs[start:stop]), keep_opcodes, files))
+        for done in runner.drain():
+            take(*done)
+    except BaseException:
+        runner.cancel()
+        raise
     finally:
-        for proc in procs:
-            if proc.is_alive():
-                proc.terminate()
-            proc.join()
-        queue.close()
-    return [r for chunk in results for r in chunk]  # type: ignore[union-attr]
-
-
-def _next_message(queue, procs: list) -> tuple[int, object]:
-    # A worker that dies without a word (killed for memory, say) must not leave us waiting forever.
-    while True:
-        try:
-            return queue.get(timeout=1.0)
-        except Empty:
-            dead = [p for p in procs if p.exitcode not in (None, 0)]
-            if dead:
-                raise RuntimeError(f"image comparison worker died (exit code {dead[0].exitcode})") from None
-            if all(p.exitcode is not None for p in procs):
-                # Exited workers have flushed their messages: a result is missing for good.
-                raise RuntimeError("image comparison workers exited without sending every result") from None
-
-
-def _forked_worker(func, chunks: list[list], k: int, step: int, keep_opcodes: bool, queue) -> None:
-    for index in range(k, len(chunks), step):
-        try:
-            queue.put((index, func(chunks[index], keep_opcodes)))
-        except Exception as exc:  # sent to the parent, which re-raises it
-            try:
-                pickle.dumps(exc)
-            except Exception:
-                exc = RuntimeError(f"{type(exc).__name__}: {exc}")
-            queue.put((index, exc))
-            return
+        if own:
+            ex.close()
+    return results  # type: ignore[return-value]

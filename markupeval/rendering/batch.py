@@ -21,12 +21,13 @@ Each re-run is strictly smaller than the run it comes from, so this terminates.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import secrets
 import tempfile
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,8 @@ class ChunkJob:
     bilevel: bool
     strict: bool
     fmt: str | None = None  # preloaded format of the template (None: plain LaTeX format + preamble)
+    #: The driver's environment (see :mod:`.environment`); a worker that differs refuses the chunk.
+    environment: tuple[tuple[str, str], ...] | None = None
 
 
 _ESCAPED = re.compile(r"\\\\|\\[{}%]")
@@ -152,6 +155,13 @@ def _run(job: ChunkJob, indices: list[int], base: Path, counter: list[int]) -> t
 
 def render_chunk(job: ChunkJob) -> list[RenderResult]:
     """Render every formula of the chunk; one result per formula, in order."""
+    if job.environment is not None:
+        from markupeval.rendering.environment import check_here
+
+        check_here(job.environment, job.template, job.rasterizer)
+    if job.fmt is not None and not Path(job.fmt).exists():
+        # Another machine's path: this worker preloads the template into its own format once.
+        job = replace(job, fmt=_local_format(job.template))
     n = len(job.formulas)
     results: list[RenderResult | None] = [None] * n
     rasterizer = make_rasterizer(job.rasterizer, job.dpi)
@@ -224,6 +234,34 @@ def render_chunk(job: ChunkJob) -> list[RenderResult]:
                 results[i] = _finish(page, message, job)
     assert all(r is not None for r in results)
     return results  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=None)
+def _local_format(template: str) -> str | None:
+    from markupeval.errors import RenderEnvironmentError
+    from markupeval.rendering.cache import default_cache_dir
+    from markupeval.rendering.preloaded import ensure_format
+    from markupeval.rendering.sandbox import tex_version
+
+    try:
+        return str(ensure_format(load_template(template), tex_version(), default_cache_dir() / "formats"))
+    except (RenderEnvironmentError, OSError) as exc:
+        log.warning("render: %s; typesetting without a preloaded format", exc)
+        return None
+
+
+def split_job(job: ChunkJob) -> tuple[ChunkJob, ChunkJob] | None:
+    """The two halves of a chunk (for finding a formula that kills workers), or None for one formula."""
+    if len(job.formulas) < 2:
+        return None
+    half = len(job.formulas) // 2
+    return replace(job, formulas=job.formulas[:half]), replace(job, formulas=job.formulas[half:])
+
+
+def poisoned(job: ChunkJob, reason: str) -> list[RenderResult]:
+    """The result of a one-formula chunk whose workers kept dying: an ``error``, not a hang."""
+    return [RenderResult("error", None, f"rendering this formula killed its worker process repeatedly ({reason})")
+            for _ in job.formulas]
 
 
 def _killed(run: TexRun, job: ChunkJob) -> RenderResult:

@@ -8,18 +8,19 @@ were rendered alone.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from markupeval.errors import RenderEnvironmentError
 from markupeval.metrics.base import Signature
-from markupeval.rendering.batch import ChunkJob, is_hazardous, render_chunk
+from markupeval.executor import ChunkRunner, Executor, make_executor
+from markupeval.rendering.batch import ChunkJob, is_hazardous, poisoned, render_chunk, split_job
 from markupeval.rendering.cache import RenderCache, cache_key, default_cache_dir
 from markupeval.rendering.preloaded import ensure_format
 from markupeval.rendering.rasterize import COLOUR_RASTERIZERS, RASTERIZERS
@@ -88,7 +89,10 @@ class Renderer:
     ``workers``: processes (default: the CPUs this process may use); ``chunk_size``: formulas per
     pdflatex run at most; ``cache``: ``False`` disables it, a path moves it (default
     :func:`~markupeval.rendering.cache.default_cache_dir`); ``progress``: show a rich progress bar
-    on stderr.
+    on stderr; ``executor``: where chunks run (:func:`markupeval.executor.make_executor`: ``None``
+    for a local pool of ``workers`` or ``$DASK_SCHEDULER_ADDRESS``, ``"dask://HOST:PORT"``, or an
+    executor object, which the caller closes). Use the renderer as a context manager (or call
+    :meth:`close`) to stop the worker processes it started.
     """
 
     def __init__(
@@ -106,6 +110,7 @@ class Renderer:
         chunk_size: int = 400,
         cache: bool | str | Path = True,
         progress: bool = False,
+        executor: "str | Executor | None" = None,
     ) -> None:
         self.settings = render_settings(
             template=template, rewrites=rewrites, rasterizer=rasterizer, dpi=dpi, bilevel=bilevel,
@@ -116,6 +121,9 @@ class Renderer:
         self.chunk_size = max(1, chunk_size)
         self.progress = progress
         self.limits = Limits(timeout=timeout)
+        self._executor_spec = executor
+        self._executor: Executor | None = executor if executor is not None and not isinstance(executor, str) else None
+        self._checked: Executor | None = None
         self._tex_version: str | None = None
         self._fmt: str | None = None
         self._fmt_tmp: tempfile.TemporaryDirectory | None = None
@@ -173,35 +181,143 @@ class Renderer:
 
     def render(self, formulas: Sequence[str]) -> list[RenderResult]:
         """One :class:`RenderResult` per formula, in order."""
-        s = self.settings
-        prepared = [self.rewrite(f) for f in formulas]
-        results: list[RenderResult | None] = [None] * len(prepared)
-        settings_key = self._cache_settings()
-        keys = [cache_key(f, settings_key) for f in prepared]
-        todo: dict[str, list[int]] = {}  # identical formulas are typeset once
-        for i, formula in enumerate(prepared):
-            if len(formula) > s.max_chars:
-                results[i] = RenderResult(
-                    "too_large", None, f"formula of {len(formula)} characters exceeds the limit of {s.max_chars}"
-                )
-                continue
-            cached = self.cache.get(keys[i]) if self.cache is not None else None
-            if cached is not None:
-                results[i] = cached
-            else:
-                todo.setdefault(keys[i], []).append(i)
-        unique = [idx[0] for idx in todo.values()]
-        log.info("render: %d formulas, %d cached, %d to typeset", len(prepared),
-                 len(prepared) - sum(len(v) for v in todo.values()), len(unique))
-        for first, result in self._render_missing([prepared[i] for i in unique], unique):
-            if self.cache is not None:
-                self.cache.put(keys[first], result)
-            for i in todo[keys[first]]:
-                results[i] = result
+        results: list[RenderResult | None] = [None] * len(formulas)
+        for i, result in self.render_stream(formulas):
+            results[i] = result
         assert all(r is not None for r in results)
         return results  # type: ignore[return-value]
 
-    def _chunks(self, formulas: list[str]) -> list[list[int]]:
+    def render_stream(self, formulas: Sequence[str]) -> Iterator[tuple[int, RenderResult]]:
+        """``(index, result)`` for every formula, each index exactly once, as results arrive.
+
+        Formulas are taken in windows (in input order): a window's cached results come out at
+        once, its misses go out as chunks, and at most two chunks per worker are in flight. So a
+        caller that drops what it has used holds a bounded number of images, whatever the number
+        of formulas. Identical formulas are typeset once.
+        """
+        s = self.settings
+        settings_key = self._cache_settings()
+        executor = self._get_executor()
+        self._check_workers(executor)
+        runner: ChunkRunner[ChunkJob, list[RenderResult]] = ChunkRunner(
+            executor, render_chunk, split=split_job, poison=poisoned)
+        waiting: dict[str, list[int]] = {}  # cache key -> indices waiting for its render
+        window = max(1, self.chunk_size * executor.parallelism * 4)
+        cached = typeset = 0
+
+        def finish(job: ChunkJob, out: list[RenderResult]) -> Iterator[tuple[int, RenderResult]]:
+            keys = [cache_key(f, settings_key) for f in job.formulas]  # a split job's halves come back too
+            for key, result in zip(keys, out):
+                if self.cache is not None:
+                    self.cache.put(key, result)  # the driver is the cache's only writer
+                for i in waiting.pop(key):
+                    yield i, result
+            bar.advance(len(keys))
+
+        with _Progress(self.progress, len(formulas)) as bar:
+            try:
+                for start in range(0, len(formulas), window):
+                    misses: list[tuple[str, str]] = []  # (key, prepared formula)
+                    for i in range(start, min(start + window, len(formulas))):
+                        formula = self.rewrite(formulas[i])
+                        if len(formula) > s.max_chars:
+                            bar.advance(1)
+                            yield i, RenderResult("too_large", None, f"formula of {len(formula)} characters "
+                                                                     f"exceeds the limit of {s.max_chars}")
+                            continue
+                        key = cache_key(formula, settings_key)
+                        if key in waiting:
+                            waiting[key].append(i)
+                            continue
+                        hit = self.cache.get(key) if self.cache is not None else None
+                        if hit is not None:
+                            cached += 1
+                            bar.advance(1)
+                            yield i, hit
+                            continue
+                        waiting[key] = [i]
+                        misses.append((key, formula))
+                    typeset += len(misses)
+                    jobs = self._jobs(misses)
+                    if len(jobs) == 1 and start + window >= len(formulas) and not runner.in_flight \
+                            and not executor.remote:
+                        # One chunk in all: starting worker processes would cost more than it saves.
+                        yield from finish(jobs[0], render_chunk(jobs[0]))
+                        jobs = []
+                    for job in jobs:
+                        while runner.full:
+                            for done in runner.completed(block=True):
+                                yield from finish(*done)
+                        runner.submit(job)
+                    for done in runner.completed(block=False):
+                        yield from finish(*done)
+                for done in runner.drain():
+                    yield from finish(*done)
+            except BaseException:
+                runner.cancel()  # Ctrl-C or an error: this run's chunks stop on every worker
+                raise
+        log.info("render: %d formulas, %d cached, %d typeset on %s", len(formulas), cached, typeset,
+                 executor.description)
+
+    def _get_executor(self) -> Executor:
+        if self._executor is None:
+            self._executor = make_executor(self._executor_spec, self.workers)
+        return self._executor
+
+    def close(self) -> None:
+        """Stop the worker processes this renderer started (an executor passed in stays open)."""
+        if self._executor is not None and self._executor is not self._executor_spec:
+            self._executor.close()
+        self._executor = None
+
+    def __enter__(self) -> "Renderer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_workers(self, executor: Executor) -> None:
+        """Refuse a cluster whose workers would render differently (or unsafely) before sending work."""
+        if not executor.remote or self._checked is executor:
+            return
+        from markupeval.rendering.environment import differences, fingerprint
+
+        expected = self.environment()
+        s = self.settings
+        found = executor.run_on_workers(functools.partial(fingerprint, s.template, s.rasterizer))
+        for worker, theirs in sorted(found.items()):
+            diff = differences(expected, tuple(tuple(p) for p in theirs))
+            if diff:
+                raise RenderEnvironmentError(
+                    f"worker {worker} renders differently from the driver: {'; '.join(diff)}. Every node "
+                    "needs the same setup (render/setup.sh); see README 'Clusters'")
+        threads = getattr(executor, "nthreads", lambda: {})()
+        many = sorted(w for w, n in threads.items() if n > 1)
+        if many:
+            raise RenderEnvironmentError(
+                f"worker {many[0]} runs {threads[many[0]]} threads; PDFium is not thread-safe, so start "
+                "workers with `dask worker --nthreads 1 --nworkers N`")
+        self._checked = executor
+
+    def environment(self) -> tuple[tuple[str, str], ...]:
+        """The driver's render environment (what every worker must match)."""
+        from markupeval.rendering.environment import fingerprint
+
+        return fingerprint(self.settings.template, self.settings.rasterizer)
+
+    def _jobs(self, misses: list[tuple[str, str]]) -> list[ChunkJob]:
+        if not misses:
+            return []
+        s = self.settings
+        fmt = self._preloaded_format()
+        remote = self._get_executor().remote
+        environment = self.environment() if remote else None
+        formulas = [f for _, f in misses]
+        return [ChunkJob(tuple(formulas[i] for i in chunk), s.template, s.rasterizer, s.dpi, self.limits, s.bilevel,
+                         s.strict, fmt, environment)
+                for chunk in self._chunks(formulas, self._get_executor().parallelism)]
+
+    def _chunks(self, formulas: list[str], workers: int | None = None) -> list[list[int]]:
         """Index lists, one per pdflatex batch, the slow ones first.
 
         Formulas typeset alone (:func:`~markupeval.rendering.batch.is_hazardous`) cost a pdflatex
@@ -211,44 +327,16 @@ class Renderer:
         round leaves no core idle for long, but not below 100 formulas (each chunk pays a
         pdflatex and a Ghostscript start).
         """
+        workers = workers or self.workers
         alone = [i for i, f in enumerate(formulas) if is_hazardous(f)]
         rest = [i for i, f in enumerate(formulas) if not is_hazardous(f)]
         small = min(self.chunk_size, 32)
         chunks = [alone[a : a + small] for a in range(0, len(alone), small)]
         n = len(rest)
         if n:
-            size = min(self.chunk_size, max(min(100, n), math.ceil(n / (4 * self.workers))))
+            size = min(self.chunk_size, max(min(100, n), math.ceil(n / (4 * workers))))
             chunks += [rest[a : a + size] for a in range(0, n, size)]
         return chunks
-
-    def _render_missing(self, formulas: list[str], ids: list[int]) -> Iterator[tuple[int, RenderResult]]:
-        if not formulas:
-            return
-        s = self.settings
-        fmt = self._preloaded_format()
-        chunks = self._chunks(formulas)
-        jobs = [
-            ChunkJob(tuple(formulas[i] for i in c), s.template, s.rasterizer, s.dpi, self.limits, s.bilevel, s.strict,
-                     fmt)
-            for c in chunks
-        ]
-        if self.workers == 1 or len(jobs) == 1:
-            with _Progress(self.progress, len(formulas)) as bar:
-                for chunk, job in zip(chunks, jobs):
-                    out = render_chunk(job)
-                    bar.advance(len(chunk))
-                    for i, r in zip(chunk, out):
-                        yield ids[i], r
-            return
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(jobs))) as pool:
-            # Submitting first starts (forks) the workers before the progress bar's refresh thread
-            # exists: forking a process that runs threads can deadlock the child.
-            outputs = pool.map(render_chunk, jobs)
-            with _Progress(self.progress, len(formulas)) as bar:
-                for chunk, out in zip(chunks, outputs):
-                    bar.advance(len(chunk))
-                    for i, r in zip(chunk, out):
-                        yield ids[i], r
 
 
 class _Progress:
