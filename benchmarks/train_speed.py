@@ -63,6 +63,9 @@ def random_batches(batch_size: int, n: int, vocab: int = 380) -> tuple[list[Batc
 
 
 def build(kind: str, size: str, vocab: int):
+    # Seeded: an untrained decoder's output length (when it happens to emit </s>) sets the decoding
+    # cost, so every setting and every code version must decode with the same weights.
+    torch.manual_seed(0)
     if kind == "im2tex":
         from markupeval.baselines.im2tex.cli import spec
         from markupeval.baselines.im2tex.config import build_config

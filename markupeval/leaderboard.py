@@ -321,8 +321,13 @@ def to_rich(board: Board) -> Table:
     frame = board_frame(board)
     cells = display_frame(frame)
     table = Table(title="IM2LATEX-100K protocol leaderboard", caption="\n".join(board.protocol_lines()), caption_justify="left")
+    # Row labels stay whole (searchable, and the [n] of a signature note must stay visible): the
+    # System column is as wide as its longest label; the numeric columns give way instead.
+    label_width = max([len(str(v)) for v in cells.iloc[:, 1]] + [len(HEADERS[1])])
     for i, header in enumerate(HEADERS):
-        table.add_column(header, justify="right" if i >= 4 or i == 0 else "left", style="bold" if header == _header(board.rank_by) else None)
+        table.add_column(header, justify="right" if i >= 4 or i == 0 else "left",
+                         style="bold" if header == _header(board.rank_by) else None,
+                         min_width=label_width if i == 1 else None, no_wrap=i == 1)
     for ds, group, rows in _groups(frame, cells):
         table.add_section()
         table.add_row("", f"[italic]{escape(ds)}[/]", *[""] * (len(HEADERS) - 2))

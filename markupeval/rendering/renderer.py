@@ -64,7 +64,7 @@ class RenderSettings:
 #: Renderer keyword arguments that change how the work is done, never a result: every page is the
 #: formula's image as if rendered alone, whatever the processes, chunking or cache (tested in
 #: tests/test_render.py). They stay out of signatures; every other argument is a RenderSettings field.
-EXECUTION_OPTIONS = frozenset({"workers", "chunk_size", "cache", "progress"})
+EXECUTION_OPTIONS = frozenset({"workers", "chunk_size", "cache", "progress", "executor"})
 
 
 def render_settings(**options: object) -> RenderSettings:
