@@ -32,8 +32,10 @@ from markupeval.rendering.batch import render_chunk  # noqa: E402
 # The workers unpickle this module's functions by value: they cannot import a test module.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
-TIMEOUT = 10.0  # the protocol's seconds without progress: a shorter limit made ordinary chunks time out
-# on a busy 2-core machine (load 10+), on the cluster as well as locally
+# Seconds without progress. Generous: at 2 s and at 10 s ordinary chunks timed out on the cluster
+# (not locally) on a 2-core machine at load 5-20, most likely while a fresh worker (a replacement
+# for a killed one) builds its preloaded TeX format. The looping formula costs this once per test.
+TIMEOUT = 30.0
 LOOP = r"\def\x{\x}\x"
 # Formulas with TeX errors of the kinds model outputs have (runaway argument, undefined control
 # sequence, unbalanced braces: some fail, some still give a page), and one that loops until the timeout.
