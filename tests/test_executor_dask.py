@@ -141,6 +141,8 @@ def _render_or_die(job):
     return render_chunk(job)
 
 
+@pytest.mark.xfail(strict=False, reason="known defect, open in issue 17: passes alone, fails when run after "
+                   "the worker-kill test on the same cluster (seen 3 times at load 2-5); not yet diagnosed")
 def test_a_chunk_that_kills_workers_is_bisected_to_the_formula(formulas, local, executor, monkeypatch) -> None:
     monkeypatch.setattr(renderer_module, "render_chunk", _render_or_die)
     batch = formulas[:24] + [rf"\mathrm{{{POISON}}}"] + formulas[24:40]
