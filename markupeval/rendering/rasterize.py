@@ -316,27 +316,7 @@ class GhostscriptRasterizer(Rasterizer):
     def _gs(self, pdf: Path, pages: list[int], use_cropbox: bool) -> list[np.ndarray]:
         if not pages:
             return []
-        exe = shutil.which("gs")
-        if exe is None:
-            raise RenderEnvironmentError("Ghostscript (gs) not found on PATH; run render/setup.sh")
-        # Pages stream to stdout (one file per page cost ~10 % of Ghostscript's time); its own
-        # messages go to stderr.
-        cmd = [
-            exe, "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sstdout=%stderr", "-sDEVICE=pgmraw", f"-r{self.dpi}",
-            "-dTextAlphaBits=4", "-dGraphicsAlphaBits=4", f"-sPageList={','.join(str(i + 1) for i in pages)}",
-            "-sOutputFile=-",
-        ]
-        if use_cropbox:
-            cmd.append("-dUseCropBox")
-        cmd.append(str(pdf))
-        try:
-            proc = subprocess.run(cmd, capture_output=True, timeout=30 + 2 * len(pages),
-                                  env=with_malloc_tunables(dict(os.environ)))
-        except subprocess.TimeoutExpired:
-            raise _GhostscriptFailed(f"Ghostscript timed out on {len(pages)} page(s)") from None
-        if proc.returncode != 0:
-            message = proc.stderr.decode("utf-8", errors="replace").strip()[:300]
-            raise _GhostscriptFailed(f"Ghostscript failed: {message}")
+        proc = _run_ghostscript(pdf, pages, "pgmraw", self.dpi, use_cropbox)
         try:
             images = _split_pgm_stream(proc.stdout)
         except ValueError as exc:
@@ -405,25 +385,7 @@ class GhostscriptColourRasterizer(GhostscriptRasterizer):
     def _gs(self, pdf: Path, pages: list[int], use_cropbox: bool) -> list[np.ndarray]:
         if not pages:
             return []
-        exe = shutil.which("gs")
-        if exe is None:
-            raise RenderEnvironmentError("Ghostscript (gs) not found on PATH; run render/setup.sh")
-        cmd = [
-            exe, "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sstdout=%stderr", "-sDEVICE=pngalpha", f"-r{self.dpi}",
-            "-dTextAlphaBits=4", "-dGraphicsAlphaBits=4", f"-sPageList={','.join(str(i + 1) for i in pages)}",
-            "-sOutputFile=-",
-        ]
-        if use_cropbox:
-            cmd.append("-dUseCropBox")
-        cmd.append(str(pdf))
-        try:
-            proc = subprocess.run(cmd, capture_output=True, timeout=30 + 2 * len(pages),
-                                  env=with_malloc_tunables(dict(os.environ)))
-        except subprocess.TimeoutExpired:
-            raise _GhostscriptFailed(f"Ghostscript timed out on {len(pages)} page(s)") from None
-        if proc.returncode != 0:
-            message = proc.stderr.decode("utf-8", errors="replace").strip()[:300]
-            raise _GhostscriptFailed(f"Ghostscript failed: {message}")
+        proc = _run_ghostscript(pdf, pages, "pngalpha", self.dpi, use_cropbox)
         try:
             images = [colour_labels(rgba) for rgba in _split_png_stream(proc.stdout)]
         except ValueError as exc:
@@ -501,3 +463,29 @@ def make_rasterizer(name: str, dpi: int = 200) -> Rasterizer:
     if name == "ghostscript-colour":
         return GhostscriptColourRasterizer(dpi)
     raise ValueError(f"unknown rasterizer {name!r}; known: {', '.join(RASTERIZERS)}")
+
+
+def _run_ghostscript(pdf: Path, pages: list[int], device: str, dpi: int, use_cropbox: bool) -> subprocess.CompletedProcess:
+    """One Ghostscript call rasterising ``pages`` (0-based) of ``pdf`` with the protocol's
+    anti-aliasing. Pages stream to stdout (one file per page cost ~10 % of Ghostscript's time);
+    its own messages go to stderr."""
+    exe = shutil.which("gs")
+    if exe is None:
+        raise RenderEnvironmentError("Ghostscript (gs) not found on PATH; run render/setup.sh")
+    cmd = [
+        exe, "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sstdout=%stderr", f"-sDEVICE={device}", f"-r{dpi}",
+        "-dTextAlphaBits=4", "-dGraphicsAlphaBits=4", f"-sPageList={','.join(str(i + 1) for i in pages)}",
+        "-sOutputFile=-",
+    ]
+    if use_cropbox:
+        cmd.append("-dUseCropBox")
+    cmd.append(str(pdf))
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=30 + 2 * len(pages),
+                              env=with_malloc_tunables(dict(os.environ)))
+    except subprocess.TimeoutExpired:
+        raise _GhostscriptFailed(f"Ghostscript timed out on {len(pages)} page(s)") from None
+    if proc.returncode != 0:
+        message = proc.stderr.decode("utf-8", errors="replace").strip()[:300]
+        raise _GhostscriptFailed(f"Ghostscript failed: {message}")
+    return proc
