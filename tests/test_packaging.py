@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Import name -> distribution, for imports whose distribution is named differently.
-_DISTRIBUTION = {"PIL": "pillow", "Levenshtein": "python-levenshtein", "pypdfium2": "pypdfium2"}
+_DISTRIBUTION = {"PIL": "pillow", "Levenshtein": "python-levenshtein", "pypdfium2": "pypdfium2", "skimage": "scikit-image"}
 
 
 def _declared() -> tuple[set[str], dict[str, set[str]]]:

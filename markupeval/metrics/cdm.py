@@ -24,12 +24,12 @@ Variants (:data:`VARIANTS`): ``official`` reproduces the official numbers, quirk
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
+from skimage.measure import ransac
 
 from markupeval.metrics.base import Metric, Score, Signature
 
@@ -164,75 +164,43 @@ def match_boxes(
 
 
 # --- RANSAC ---------------------------------------------------------------------------------------
-# The official code calls skimage.measure.ransac with its own translation-and-scale model. That
-# model's quirk is kept: it scales about the centroid of the points it is applied to (all of the
-# data when residuals are computed), not about the sample's. Below, the same algorithm with the
-# same random draws (a fresh numpy Generator seeded 42 per call, as ransac(..., rng=42) makes),
-# every trial's model and residuals computed at once; tests check it against skimage's ransac.
-
-_EPSILON = np.spacing(1)
 
 
-@lru_cache(maxsize=4096)
-def _draws(n: int, k: int, trials: int, seed: int) -> np.ndarray:
-    """The sample indices of each trial: the draws skimage's ransac makes, in order."""
-    rng = np.random.default_rng(seed)
-    out = np.stack([rng.choice(n, k, replace=False) for _ in range(trials)])
-    out.setflags(write=False)
-    return out
+@dataclass(frozen=True)
+class TranslationScale:
+    """CDM's layout model, in scikit-image's RANSAC model protocol.
 
+    The official model's quirk is kept: it scales about the centroid of the points it is applied
+    to (all of the data when residuals are computed), not about the sample's centroid.
+    """
 
-def _dynamic_max_trials(n_inliers: int, n_samples: int, min_samples: int, probability: float = 1.0) -> float:
-    if probability == 0:
-        return 0
-    if n_inliers == 0:
-        return np.inf
-    nom = np.clip(1 - probability, _EPSILON, 1 - _EPSILON)
-    denom = np.clip(1 - (n_inliers / n_samples) ** min_samples, _EPSILON, 1 - _EPSILON)
-    return float(np.ceil(np.log(nom) / np.log(denom)))
+    translation: np.ndarray
+    scale: float
 
+    @classmethod
+    def from_estimate(cls, src: np.ndarray, dst: np.ndarray) -> "TranslationScale":
+        src_c, dst_c = np.mean(src, axis=0), np.mean(dst, axis=0)
+        scale = np.mean(np.linalg.norm(dst - dst_c, axis=1)) / (np.mean(np.linalg.norm(src - src_c, axis=1)) + 1e-10)
+        return cls(dst_c - src_c, float(scale))
 
-def _trial_residuals(src: np.ndarray, dst: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Residuals ``(trials, n)`` of the model estimated from each trial's samples ``idx``."""
-    s_src, s_dst = src[idx], dst[idx]  # (T, k, 2)
-    src_c = np.mean(s_src, axis=1)
-    dst_c = np.mean(s_dst, axis=1)
-    translation = dst_c - src_c
-    src_d = np.linalg.norm(s_src - src_c[:, None, :], axis=2)
-    dst_d = np.linalg.norm(s_dst - dst_c[:, None, :], axis=2)
-    scale = np.mean(dst_d, axis=1) / (np.mean(src_d, axis=1) + 1e-10)
-    centre = np.mean(src, axis=0)
-    moved = scale[:, None, None] * (src - centre)[None] + centre + translation[:, None, :]
-    return np.abs(np.sqrt(np.sum((moved - dst[None]) ** 2, axis=2)))
+    def residuals(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        centre = np.mean(src, axis=0)
+        return np.sqrt(np.sum((self.scale * (src - centre) + centre + self.translation - dst) ** 2, axis=1))
 
 
 def ransac_inliers(src: np.ndarray, dst: np.ndarray, config: CDMConfig = CDMConfig()) -> np.ndarray | None:
-    """Inliers of one RANSAC call, as ``skimage.measure.ransac`` returns them (None: no inlier)."""
-    n, k = len(src), config.min_samples
-    draws = _draws(n, k, config.max_trials, config.seed)
-    best_num, best_sum, best = 0, np.inf, None
-    max_trials: float = config.max_trials
-    residuals: np.ndarray | None = None
-    trials = 0
-    while trials < max_trials:
-        if residuals is None or trials >= len(residuals):
-            # The first trial alone (a good prediction stops there), then the rest at once.
-            upto = 1 if residuals is None else config.max_trials
-            residuals = _trial_residuals(src, dst, draws[:upto]) if residuals is None else np.vstack(
-                [residuals, _trial_residuals(src, dst, draws[len(residuals):upto])])
-        r = residuals[trials]
-        trials += 1
-        inliers = r < config.residual_threshold
-        count = int(np.count_nonzero(inliers))
-        r_sum = float(r.dot(r))
-        if count > best_num or (count == best_num and r_sum < best_sum):
-            best_num, best_sum, best = count, r_sum, inliers
-            max_trials = min(max_trials, _dynamic_max_trials(best_num, n, k))
-            if best_sum <= 0:
-                break
-    if best is None or not best.any():
+    """Inliers of one call of ``skimage.measure.ransac``, as the official code makes it (None: no inlier).
+
+    The official code leaves the generator unseeded; a fresh one seeded ``config.seed`` per call
+    makes a pair's score independent of the order and process it is scored in.
+    """
+    _, inliers = ransac(
+        (src, dst), TranslationScale, min_samples=config.min_samples,
+        residual_threshold=config.residual_threshold, max_trials=config.max_trials, rng=config.seed,
+    )
+    if inliers is None or not inliers.any():
         return None
-    return best
+    return inliers
 
 
 def geometric_inliers(src: np.ndarray, dst: np.ndarray, config: CDMConfig = CDMConfig()) -> np.ndarray:
