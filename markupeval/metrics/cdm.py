@@ -23,6 +23,7 @@ Variants (:data:`VARIANTS`): ``official`` reproduces the official numbers, quirk
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -194,10 +195,13 @@ def ransac_inliers(src: np.ndarray, dst: np.ndarray, config: CDMConfig = CDMConf
     The official code leaves the generator unseeded; a fresh one seeded ``config.seed`` per call
     makes a pair's score independent of the order and process it is scored in.
     """
-    _, inliers = ransac(
-        (src, dst), TranslationScale, min_samples=config.min_samples,
-        residual_threshold=config.residual_threshold, max_trials=config.max_trials, rng=config.seed,
-    )
+    with warnings.catch_warnings():
+        # No inlier at all ends the rounds (see geometric_inliers): an answer, not a problem.
+        warnings.filterwarnings("ignore", message="No inliers found", category=UserWarning)
+        _, inliers = ransac(
+            (src, dst), TranslationScale, min_samples=config.min_samples,
+            residual_threshold=config.residual_threshold, max_trials=config.max_trials, rng=config.seed,
+        )
     if inliers is None or not inliers.any():
         return None
     return inliers
