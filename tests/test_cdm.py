@@ -59,6 +59,18 @@ def test_paper_demo_cases_and_corpus(hand_scoring) -> None:
 
 
 @needs_tex
+def test_scoring_keeps_boxes_not_renders(hand_scoring, tmp_path) -> None:
+    # A corpus's label maps would take gigabytes: scoring keeps the boxes only; pictures ask for maps.
+    assert all(b.labels is None for b in hand_scoring.gold_boxes)
+    assert all(b is None or b.labels is None for b in hand_scoring.pred_boxes)
+    from markupeval.rendering.boxes import TokenBoxRenderer
+
+    (kept,) = TokenBoxRenderer(cache=False).render([HAND[0]["gt"]], keep_labels=True)
+    assert kept.labels is not None and kept.labels.dtype == np.uint16
+    assert np.array_equal(kept.boxes, hand_scoring.gold_boxes[0].boxes)
+
+
+@needs_tex
 def test_fixed_variant_is_named_and_fixes_neq(tmp_path) -> None:
     out = score_cdm([r"a \ne b", r"x_{i}"], [r"a \neq b", r"x^{i}"], CDMConfig(variant="fixed"),
                     render_options={"cache": str(tmp_path)})

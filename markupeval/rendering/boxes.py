@@ -143,8 +143,13 @@ class TokenBoxRenderer:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             return list(pool.map(colour_formula, formulas, chunksize=256))
 
-    def render(self, formulas: Sequence[str]) -> list[TokenBoxes]:
-        """One :class:`TokenBoxes` per formula, in order; identical formulas are rendered once."""
+    def render(self, formulas: Sequence[str], keep_labels: bool = False) -> list[TokenBoxes]:
+        """One :class:`TokenBoxes` per formula, in order; identical formulas are rendered once.
+
+        Boxes are taken from each render as it arrives and its label map is dropped, so memory
+        holds the renders in flight, not the corpus's (a label map is 2 bytes a pixel: the test
+        set's would take gigabytes); ``keep_labels`` keeps them, for pictures of a few samples.
+        """
         distinct = list(dict.fromkeys(formulas))
         coloured = dict(zip(distinct, self.colour(distinct)))
         out: dict[str, TokenBoxes] = {}
@@ -155,25 +160,27 @@ class TokenBoxRenderer:
             else:
                 by_paper.setdefault(c.paper, []).append(f)
         for paper, group in sorted(by_paper.items()):
-            results = self._renderer(paper).render([coloured[f].latex for f in group])
-            for f, r in zip(group, results):
-                c = coloured[f]
-                if r.status != "ok":
-                    out[f] = TokenBoxes(r.status, all_tokens=c.tokens, message=r.message)
-                    continue
-                labels = r.image if r.image is not None and r.image.dtype == np.uint16 else None
-                if labels is None:  # a blank page
-                    out[f] = TokenBoxes("no_boxes", all_tokens=c.tokens, message="blank render")
-                    continue
-                boxes, index, size = boxes_from_labels(labels, c.tokens)
-                out[f] = TokenBoxes(
-                    "ok" if index else "no_boxes",
-                    tokens=tuple(c.tokens[k] for k in index),
-                    boxes=boxes,
-                    size=size,
-                    index=index,
-                    all_tokens=c.tokens,
-                    message=r.message if index else (r.message or "no token is visible"),
-                    labels=labels,
-                )
+            for i, r in self._renderer(paper).render_stream([coloured[f].latex for f in group]):
+                out[group[i]] = _token_boxes(coloured[group[i]], r, keep_labels)
         return [out[f] for f in formulas]
+
+
+def _token_boxes(coloured: ColouredFormula, r, keep_labels: bool) -> TokenBoxes:
+    """The boxes of one coloured formula's render."""
+    tokens = coloured.tokens
+    if r.status != "ok":
+        return TokenBoxes(r.status, all_tokens=tokens, message=r.message)
+    labels = r.image if r.image is not None and r.image.dtype == np.uint16 else None
+    if labels is None:  # a blank page
+        return TokenBoxes("no_boxes", all_tokens=tokens, message="blank render")
+    boxes, index, size = boxes_from_labels(labels, tokens)
+    return TokenBoxes(
+        "ok" if index else "no_boxes",
+        tokens=tuple(tokens[k] for k in index),
+        boxes=boxes,
+        size=size,
+        index=index,
+        all_tokens=tokens,
+        message=r.message if index else (r.message or "no token is visible"),
+        labels=labels if keep_labels else None,
+    )

@@ -37,7 +37,7 @@ def cdm_pictures(
     want = [i for i, r in enumerate(records) if r]
     renderer = TokenBoxRenderer(**(render_options or {}))
     texts = list(dict.fromkeys([gold[i] for i in want] + [predictions[i] for i in want if predictions[i] is not None]))
-    boxes = dict(zip(texts, renderer.render(texts))) if texts else {}
+    boxes = dict(zip(texts, renderer.render(texts, keep_labels=True))) if texts else {}
     out: list[tuple[np.ndarray | None, np.ndarray | None]] = [(None, None)] * len(records)
     for i in want:
         rec = records[i]
