@@ -6,7 +6,8 @@ chunking. The runs alternate local, cluster, cluster, local (ABBA), so a change 
 load during the run falls on both sides alike; the figure is the ratio of the summed wall times.
 On a machine shared with other work the wall times carry that load too, so the CPU time both
 sides spend (driver, worker processes and their pdflatex/Ghostscript children, from psutil) is
-printed beside them: it is what the cluster machinery costs whatever the load. The workers run
+printed beside them (the whole process tree: see ``_tree_cpu``): it is what the cluster machinery
+costs whatever the load. The workers run
 with Dask's statistical profiler off (``distributed.worker.profile.enabled: false``, as the README
 recommends for render workers): it samples every thread every 10 ms.
 It also measures what the README's scaling estimate needs: the worker-seconds per chunk, the bytes
@@ -30,32 +31,35 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 GOLD = SHARED / "data" / "im2latex100k" / "tgt-test-old.txt"
 
 
-def _cpu(pids: list[int]) -> float:
-    """CPU seconds of these processes and of their finished children."""
+def _tree_cpu() -> float:
+    """CPU seconds of this process and of every process under it, with their finished children.
+
+    Every worker of both sides (the pool's forkserver and its workers, the cluster's nannies and
+    workers) lives under this process, and pdflatex and Ghostscript are counted by the worker that
+    waited for them. Taking the whole tree counts a worker the pool starts during a run (the pool
+    starts its processes on demand), which a list of worker ids taken beforehand would miss; each
+    side's figure also carries the other side's idle processes (heartbeats: a few per cent).
+    """
     import psutil  # a dependency of distributed
 
+    me = psutil.Process()
     total = 0.0
-    for pid in pids:
-        t = psutil.Process(pid).cpu_times()
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            t = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
         total += t.user + t.system + t.children_user + t.children_system
     return total
 
 
-def _worker_pids(executor) -> list[int]:
-    if hasattr(executor, "client"):
-        return list(executor.client.run(os.getpid).values())
-    pool = executor._get_pool()
-    pool.submit(int, 0).result()  # start the processes
-    return [p.pid for p in pool._processes.values()]
-
-
-def timed(renderer, executor, formulas: list[str]) -> tuple[float, float, float, list]:
-    pids = _worker_pids(executor)
-    before = _cpu(pids)
+def timed(renderer, formulas: list[str]) -> tuple[float, float, float, list]:
+    """Wall seconds, driver CPU seconds, CPU seconds of the whole process tree, and the renders."""
+    before = _tree_cpu()
     wall, cpu = time.perf_counter(), time.process_time()
     out = renderer.render(formulas)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return wall, cpu, _cpu(pids) - before, out
+    return wall, cpu, _tree_cpu() - before, out
 
 
 def main() -> None:
@@ -82,7 +86,7 @@ def main() -> None:
         local_ex = LocalExecutor(args.workers)
         times: dict[str, list[float]] = {"local": [], "cluster": []}
         driver_cpu: dict[str, list[float]] = {"local": [], "cluster": []}
-        worker_cpu: dict[str, list[float]] = {"local": [], "cluster": []}
+        tree_cpu: dict[str, list[float]] = {"local": [], "cluster": []}
         reference = None
         with tempfile.TemporaryDirectory() as tmp:
             for _ in range(args.rounds):
@@ -92,15 +96,15 @@ def main() -> None:
                     # cold run, and nothing is read back.
                     cache = Path(tmp) / f"{side}-{len(times[side])}"
                     with Renderer(cache=cache, executor=ex, workers=args.workers) as r:
-                        wall, cpu, wcpu, out = timed(r, ex, formulas)
+                        wall, cpu, tree, out = timed(r, formulas)
                     times[side].append(wall)
                     driver_cpu[side].append(cpu)
-                    worker_cpu[side].append(wcpu)
+                    tree_cpu[side].append(tree)
                     statuses = [(x.status, None if x.image is None else x.image.tobytes()) for x in out]
                     if reference is None:
                         reference = statuses
                     assert statuses == reference, "cluster and local renders differ"
-                    print(f"  {side:8s} {wall:6.1f} s wall, driver CPU {cpu:5.1f} s, workers CPU {wcpu:5.1f} s   "
+                    print(f"  {side:8s} {wall:6.1f} s wall, driver CPU {cpu:5.1f} s, all processes CPU {tree:5.1f} s   "
                           f"(load {os.getloadavg()[0]:.1f})", flush=True)
         local_ex.close()
         cluster_ex.close()
@@ -122,8 +126,8 @@ def main() -> None:
     print(f"local pool  {local_t:7.1f} s   ({len(formulas) * len(times['local']) / local_t:5.1f} formulas/s)")
     print(f"dask        {cluster_t:7.1f} s   ({len(formulas) * len(times['cluster']) / cluster_t:5.1f} formulas/s)")
     print(f"overhead of the cluster, wall: {100 * (cluster_t / local_t - 1):+.1f} %  (ratio {cluster_t / local_t:.3f})")
-    local_c = sum(driver_cpu["local"]) + sum(worker_cpu["local"])
-    cluster_c = sum(driver_cpu["cluster"]) + sum(worker_cpu["cluster"])
+    local_c = sum(tree_cpu["local"])
+    cluster_c = sum(tree_cpu["cluster"])
     print(f"overhead of the cluster, CPU (driver + scheduler + workers + TeX/Ghostscript): "
           f"{100 * (cluster_c / local_c - 1):+.1f} %  ({local_c:.1f} s vs {cluster_c:.1f} s)")
     print(f"chunk of {len(sample)} formulas: {chunk_seconds:.2f} worker-s, {wire / 1024:.0f} KiB of results "

@@ -14,6 +14,10 @@ each peak to the smallest size's, measured in the same run; the growth per extra
 too (inputs and per-pair statistics do grow with N).
 
     nice -n 10 python benchmarks/scoring_memory.py [--sizes 10000 30000 100000] [--workers 2]
+        [--against CHECKOUT]
+
+``--against`` runs every size a second time with another checkout's ``markupeval`` first on the
+path (``git worktree add /tmp/before <commit>``), and prints each peak against that one's.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 30_000, 100_000])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--executor", default=None, help="as markupeval score --executor (default: local pool)")
+    ap.add_argument("--against", type=Path, default=None, help="another checkout to measure beside this one")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child is not None:
@@ -81,22 +86,37 @@ def main() -> None:
         return
 
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
-    rows = []
-    for n in args.sizes:
+    def measure(n: int, checkout: Path | None) -> dict:
         cmd = [sys.executable, __file__, "--child", str(n), "--workers", str(args.workers)]
         if args.executor:
             cmd += ["--executor", args.executor]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        row = json.loads(out.stdout.strip().splitlines()[-1])
-        rows.append(row)
-        print(f"  {n:>7,} pairs: peak {row['peak_mb']:6.1f} MB (inputs loaded: {row['loaded_mb']:6.1f} MB), "
-              f"{row['seconds']:5.1f} s, image Match {row['match']:.6f}, load {os.getloadavg()[0]:.1f}", flush=True)
-    ref = rows[0]
-    for row in rows[1:]:
-        print(f"{row['n']:,} vs {ref['n']:,} pairs ({row['n'] / ref['n']:.0f}x): peak RSS ratio "
-              f"{row['peak_mb'] / ref['peak_mb']:.2f}, growth {row['peak_mb'] - ref['peak_mb']:+.1f} MB "
-              f"({1024 * (row['peak_mb'] - ref['peak_mb']) / (row['n'] - ref['n']):.2f} KB per extra pair)")
+        env = dict(os.environ)
+        if checkout is not None:
+            env["PYTHONPATH"] = os.pathsep.join([str(checkout.resolve()), env.get("PYTHONPATH", "")])
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+        return json.loads(out.stdout.strip().splitlines()[-1])
 
+    def show(label: str, row: dict) -> None:
+        print(f"  {label}{row['n']:>7,} pairs: peak {row['peak_mb']:6.1f} MB (inputs loaded: {row['loaded_mb']:6.1f} MB), "
+              f"{row['seconds']:5.1f} s, image Match {row['match']:.6f}, load {os.getloadavg()[0]:.1f}", flush=True)
+
+    rows, before = [], []
+    for n in args.sizes:
+        rows.append(measure(n, None))
+        show("", rows[-1])
+        if args.against is not None:
+            before.append(measure(n, args.against))
+            show(f"{args.against}: ", before[-1])
+            print(f"    this checkout / {args.against}: peak RSS {rows[-1]['peak_mb'] / before[-1]['peak_mb']:.2f}x, "
+                  f"same image Match: {rows[-1]['match'] == before[-1]['match']}", flush=True)
+    for label, series in (("", rows), (f"{args.against}: ", before)):
+        if not series:
+            continue
+        ref = series[0]
+        for row in series[1:]:
+            print(f"{label}{row['n']:,} vs {ref['n']:,} pairs ({row['n'] / ref['n']:.0f}x): peak RSS ratio "
+                  f"{row['peak_mb'] / ref['peak_mb']:.2f}, growth {row['peak_mb'] - ref['peak_mb']:+.1f} MB "
+                  f"({1024 * (row['peak_mb'] - ref['peak_mb']) / (row['n'] - ref['n']):.2f} KB per extra pair)")
 
 if __name__ == "__main__":
     main()

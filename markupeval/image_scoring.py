@@ -26,9 +26,6 @@ log = logging.getLogger("markupeval")
 
 IMAGE_METRICS = ("image_edit_distance", "image_match", "image_match_ws")
 
-_NONE: tuple = ()  # the pairs of a formula that has arrived
-
-
 @dataclass
 class ImageScoring:
     stats: dict[str, np.ndarray]
@@ -53,18 +50,17 @@ def score_images(
     from markupeval.metrics import get_metric
     from markupeval.rendering import Renderer
 
+    metrics = {k: get_metric(k) for k in IMAGE_METRICS}
     options = dict(render_options or {})
     spec = options.pop("executor", None)
     executor = make_executor(spec, options.get("workers"))
     try:
         with Renderer(**options, executor=executor) as renderer:
-            pairs, outcomes = _stream(renderer, executor, gold, predictions)
+            stats, outcomes = _stream(renderer, executor, gold, predictions, metrics)
             signature = renderer.signature()
     finally:
         if spec is None or isinstance(spec, str):
             executor.close()
-    metrics = {k: get_metric(k) for k in IMAGE_METRICS}
-    stats = {k: metrics[k].stats_from_results(pairs) for k in IMAGE_METRICS}
     scores = {k: metrics[k].aggregate(stats[k]) for k in IMAGE_METRICS}
     return ImageScoring(
         stats=stats,
@@ -75,12 +71,15 @@ def score_images(
     )
 
 
-def _stream(renderer, executor, gold: Sequence[str], predictions: Sequence[str | None]):
+def _stream(renderer, executor, gold: Sequence[str], predictions: Sequence[str | None], metrics: dict):
     """Compare each pair as soon as both of its renders exist; drop an image after its last pair.
 
     Memory is the renders in flight plus the images of the current window of pairs still waiting
     for a partner (in input order a pair's two formulas are neighbours, so few wait), not every
-    image of the run: the report reads renders back from the cache.
+    image of the run: the report reads renders back from the cache. What is kept per pair is
+    numeric: its formula indices, its metric statistics (written into preallocated arrays as
+    comparisons return) and a reference to a shared outcome pair, so that the memory left when
+    the renders are gone grows by tens of bytes a pair, not by Python objects.
     """
     from markupeval.executor import ChunkRunner
     from markupeval.images.compare import EXCLUDED, PairJob, compare_pair_job, pair_chunk_size, split_pair_job
@@ -91,26 +90,34 @@ def _stream(renderer, executor, gold: Sequence[str], predictions: Sequence[str |
     # is read from the render cache again (or, without a cache, rendered again).
     window = max(4096, 8 * renderer.chunk_size * executor.parallelism)
     distinct: list[str] = []
-    sides: list[tuple[int, int]] = []  # (gold formula, prediction formula or -1) per pair
+    g_of = np.empty(n, np.int64)  # each pair's gold formula
+    p_of = np.empty(n, np.int64)  # each pair's prediction formula, -1 when it has none
     for start in range(0, n, window):
         index: dict[str, int] = {}
-        for g, p in zip(gold[start : start + window], predictions[start : start + window]):
-            gi = index.setdefault(g, len(distinct) + len(index))
-            pi = -1 if p is None else index.setdefault(p, len(distinct) + len(index))
-            sides.append((gi, pi))
+        for k, (g, p) in enumerate(zip(gold[start : start + window], predictions[start : start + window]), start):
+            g_of[k] = index.setdefault(g, len(distinct) + len(index))
+            p_of[k] = -1 if p is None else index.setdefault(p, len(distinct) + len(index))
         distinct.extend(index)
-    uses = np.zeros(len(distinct), np.int32)  # pairs still to be sent that need each formula
-    pairs_of: list[list[int]] = [[] for _ in distinct]
-    for k, (gi, pi) in enumerate(sides):
-        for side in (gi, pi) if pi >= 0 and pi != gi else (gi,):
-            pairs_of[side].append(k)
-            uses[side] += 1
+    # The pairs of each formula, as one sorted array sliced by formula (a pair whose prediction is
+    # its gold string is listed once): pairs_of(f) = by_formula[offsets[f]:offsets[f + 1]].
+    second = (p_of >= 0) & (p_of != g_of)
+    owners = np.concatenate([g_of, p_of[second]])
+    pair_ids = np.concatenate([np.arange(n), np.flatnonzero(second)])
+    order = np.argsort(owners, kind="stable")
+    by_formula = pair_ids[order]
+    uses = np.bincount(owners, minlength=len(distinct)).astype(np.int32)  # pairs still to send, per formula
+    offsets = np.concatenate([[0], np.cumsum(uses)])
+    del owners, pair_ids, order
     log.info("rendering %d distinct formulas (%d gold items) on %s", len(distinct), n, executor.description)
 
-    # One outcome object per formula, shared by its pairs: per-pair memory is a tuple of two refs.
-    status: list[RenderOutcome | None] = [None] * len(distinct)
+    # Outcomes are shared objects (one per distinct status and message, one per combination of
+    # them), so each pair holds a reference, and each formula an index into them.
+    outcome_ids: dict[tuple[str, str], int] = {}
+    outcome_list: list[RenderOutcome] = []
+    status = np.full(len(distinct), -1, np.int32)
     images: dict[int, np.ndarray | None] = {}
-    results: list = [None] * n
+    stats = {k: np.zeros((n, len(m.stat_names))) for k, m in metrics.items()}
+    excluded_stats = {k: m.stats_from_results([EXCLUDED])[0] for k, m in metrics.items()}
     size = pair_chunk_size(n, executor.parallelism)
     runner = ChunkRunner(executor, compare_pair_job, split=split_pair_job)
     ready: list[int] = []
@@ -118,10 +125,11 @@ def _stream(renderer, executor, gold: Sequence[str], predictions: Sequence[str |
     def send(batch: list[int]) -> None:
         job_ids, job_pairs = [], []
         for k in batch:
-            gi, pi = sides[k]
+            gi, pi = int(g_of[k]), int(p_of[k])
             g_image = images[gi]
             if g_image is None:
-                results[k] = EXCLUDED  # gold failed: nothing to compare
+                for name, row in excluded_stats.items():  # gold failed: nothing to compare
+                    stats[name][k] = row
             else:
                 job_ids.append(k)
                 job_pairs.append((g_image, None if pi < 0 else images[pi]))
@@ -136,18 +144,20 @@ def _stream(renderer, executor, gold: Sequence[str], predictions: Sequence[str |
 
     def take(done) -> None:
         for job, out in done:
-            for k, r in zip(job.ids, out):
-                results[k] = r
+            ids = list(job.ids)
+            for name, metric in metrics.items():
+                stats[name][ids] = metric.stats_from_results(out)
 
     try:
         for idx, result in renderer.render_stream(distinct):
-            status[idx] = RenderOutcome(result.status, result.message)
+            status[idx] = outcome_ids.setdefault((result.status, result.message), len(outcome_ids))
+            if status[idx] == len(outcome_list):
+                outcome_list.append(RenderOutcome(result.status, result.message))
             images[idx] = result.image if result.status == "ok" else None
-            for k in pairs_of[idx]:
-                gi, pi = sides[k]
-                if status[gi] is not None and (pi < 0 or status[pi] is not None):
-                    ready.append(k)
-            pairs_of[idx] = _NONE
+            for k in by_formula[offsets[idx] : offsets[idx + 1]]:
+                gi, pi = g_of[k], p_of[k]
+                if status[gi] >= 0 and (pi < 0 or status[pi] >= 0):
+                    ready.append(int(k))
             if len(ready) >= size:
                 send(ready)
                 ready = []
@@ -157,8 +167,14 @@ def _stream(renderer, executor, gold: Sequence[str], predictions: Sequence[str |
     except BaseException:
         runner.cancel()
         raise
-    assert not images and all(r is not None for r in results)
+    assert not images and (status >= 0).all()
 
     missing = RenderOutcome("missing", "no prediction for this image")
-    outcomes = [(status[gi], missing if pi < 0 else status[pi]) for gi, pi in sides]
-    return results, outcomes
+    combined: dict[tuple[int, int], tuple[RenderOutcome, RenderOutcome]] = {}
+    outcomes = []
+    for gi, pi in zip(status[g_of].tolist(), np.where(p_of < 0, -1, status[p_of]).tolist()):
+        pair = combined.get((gi, pi))
+        if pair is None:
+            pair = combined[(gi, pi)] = (outcome_list[gi], missing if pi < 0 else outcome_list[pi])
+        outcomes.append(pair)
+    return stats, outcomes
