@@ -85,10 +85,52 @@ def test_no_cache_writes_nothing(tmp_path: Path, monkeypatch) -> None:
     assert any((tmp_path / "markupeval").rglob("*"))
 
 
-def test_timeouts_are_not_stored(tmp_path: Path) -> None:
+def test_only_timeouts_of_a_computing_formula_are_stored(tmp_path: Path) -> None:
     cache = RenderCache(tmp_path)
-    cache.put("ab" * 32, RenderResult("timeout", None, "slow"))
+    cache.put("ab" * 32, RenderResult("timeout", None, "slow", transient=True))  # the machine was busy
     assert cache.get("ab" * 32) is None
+    cache.put("cd" * 32, RenderResult("timeout", None, "loops"))  # it computed all along: its own doing
+    assert cache.get("cd" * 32) == RenderResult("timeout", None, "loops")
+
+
+LOOP = r"\def\x{\x}\x"
+
+
+@needs_tex
+def test_a_looping_formula_is_cached_only_when_it_was_computing(tmp_path: Path, monkeypatch) -> None:
+    import markupeval.rendering.sandbox as sandbox
+
+    calls: list[float | None] = []
+    real = sandbox._cpu_seconds
+    monkeypatch.setattr(sandbox, "_cpu_seconds", lambda pid: calls.append(real(pid)) or calls[-1])
+    with Renderer(cache=tmp_path, workers=1, timeout=1.5) as r:
+        (first,) = r.render([LOOP])
+    assert first.status == "timeout" and first.message == "no progress for 1.5 s; pdflatex killed"
+    assert calls and all(c is not None for c in calls)  # pdflatex's CPU time is read from /proc
+    # Whichever it was (a loop gets a whole core unless the machine is busy), the cache agrees.
+    typeset = _count_typeset(monkeypatch)
+    with Renderer(cache=tmp_path, workers=1, timeout=1.5) as r:
+        (again,) = r.render([LOOP])
+    assert again == first and typeset == ([] if not first.transient else [1])
+    # A cached timeout counts only under its own limit: a longer one may let the formula finish.
+    with Renderer(cache=tmp_path, workers=1, timeout=2.5) as r:
+        (longer,) = r.render([LOOP])
+    assert longer.message == "no progress for 2.5 s; pdflatex killed" and typeset[-1] == 1
+
+
+@needs_tex
+def test_a_timeout_without_computing_is_tried_again(tmp_path: Path, monkeypatch) -> None:
+    import markupeval.rendering.sandbox as sandbox
+
+    # As if another process had the CPU the whole time: pdflatex's clock never moves.
+    monkeypatch.setattr(sandbox, "_cpu_seconds", lambda pid: 0.0)
+    with Renderer(cache=tmp_path, workers=1, timeout=1.0) as r:
+        (first,) = r.render([LOOP])
+    assert first.status == "timeout" and first.transient
+    typeset = _count_typeset(monkeypatch)
+    with Renderer(cache=tmp_path, workers=1, timeout=1.0) as r:
+        r.render([LOOP])
+    assert typeset == [1]
 
 
 def test_roundtrip_gray_bilevel_and_none(tmp_path: Path) -> None:

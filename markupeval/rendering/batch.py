@@ -264,9 +264,21 @@ def poisoned(job: ChunkJob, reason: str) -> list[RenderResult]:
             for _ in job.formulas]
 
 
+#: A timeout is the formula's own (cached) when pdflatex computed for at least this share of it.
+#: A loop on an idle core gets ~99 % of it; the rest is the watchdog's polling and the clock's tick.
+COMPUTING_SHARE = 0.9
+
+
+def timeout_message(seconds: float) -> str:
+    """A timeout's message; it names the limit, so a cached timeout is only reused under the same one."""
+    return f"no progress for {seconds:g} s; pdflatex killed"
+
+
 def _killed(run: TexRun, job: ChunkJob) -> RenderResult:
     if run.killed == "timeout":
-        return RenderResult("timeout", None, f"no progress for {job.limits.timeout:g} s; pdflatex killed")
+        # The same status and message either way: only whether it is cached depends on the load.
+        computing = run.stalled_cpu is not None and run.stalled_cpu >= COMPUTING_SHARE * job.limits.timeout
+        return RenderResult("timeout", None, timeout_message(job.limits.timeout), transient=not computing)
     return RenderResult("too_large", None, f"TeX wrote more than {job.limits.output_bytes} bytes of messages")
 
 

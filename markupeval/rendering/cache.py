@@ -75,8 +75,8 @@ class RenderCache:
             return None
 
     def put(self, key: str, result: RenderResult) -> None:
-        if result.status == "timeout":
-            return
+        if result.transient:
+            return  # the load of this run may have caused it: the next run tries again
         path = self._path(key)
         data = _encode(result)
         try:

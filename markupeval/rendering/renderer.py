@@ -20,7 +20,7 @@ from typing import Iterator, Sequence
 from markupeval.errors import RenderEnvironmentError
 from markupeval.metrics.base import Signature
 from markupeval.executor import ChunkRunner, Executor, make_executor
-from markupeval.rendering.batch import ChunkJob, is_hazardous, poisoned, render_chunk, split_job
+from markupeval.rendering.batch import ChunkJob, is_hazardous, poisoned, render_chunk, split_job, timeout_message
 from markupeval.rendering.cache import RenderCache, cache_key, default_cache_dir
 from markupeval.rendering.preloaded import ensure_format
 from markupeval.rendering.rasterize import COLOUR_RASTERIZERS, RASTERIZERS
@@ -202,6 +202,7 @@ class Renderer:
         runner: ChunkRunner[ChunkJob, list[RenderResult]] = ChunkRunner(
             executor, render_chunk, split=split_job, poison=poisoned)
         waiting: dict[str, list[int]] = {}  # cache key -> indices waiting for its render
+        own_timeout = timeout_message(s.timeout)
         window = max(1, self.chunk_size * executor.parallelism * 4)
         cached = typeset = 0
 
@@ -230,6 +231,8 @@ class Renderer:
                             waiting[key].append(i)
                             continue
                         hit = self.cache.get(key) if self.cache is not None else None
+                        if hit is not None and hit.status == "timeout" and hit.message != own_timeout:
+                            hit = None  # a timeout under another limit: this one may let it finish
                         if hit is not None:
                             cached += 1
                             bar.advance(1)

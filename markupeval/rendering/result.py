@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,11 +20,14 @@ class RenderResult:
     grayscale array (255 = white) cropped to the ink, or the whole blank page for a blank render.
     An ``"ok"`` result may carry a message: TeX reported errors but still produced the page, and
     the original pipeline used such pages (``Renderer(strict=True)`` turns them into ``"error"``).
+    ``transient`` marks a result this machine's load may have caused (a timeout while pdflatex
+    was not computing most of the time): it is not cached, so the next run tries again.
     """
 
     status: str
     image: np.ndarray | None
     message: str = ""
+    transient: bool = field(default=False, compare=False)
 
     @property
     def ok(self) -> bool:

@@ -9,7 +9,9 @@ own process group, so a timeout kills everything it started.
 
 The watchdog reads TeX's terminal output as it arrives: every ``MEB`` marker (a formula starts)
 resets the per-formula clock, so a batch of many formulas gets the same per-formula timeout as one
-formula alone, and the formula that was running when the clock ran out is known.
+formula alone, and the formula that was running when the clock ran out is known. It also notes
+pdflatex's CPU time at each marker, so a timeout says whether the formula was computing all along
+(a loop: the same on any machine) or starved of CPU by a busy machine (worth trying again).
 """
 
 from __future__ import annotations
@@ -50,6 +52,27 @@ class TexRun:
     killed: str = ""  # "timeout" | "output" | "" when it ended by itself
     running: int | None = None  # index of the formula running when killed (from markers)
     seconds: float = 0.0
+    #: On a timeout: CPU seconds pdflatex spent since the stalled formula began (None: unknown).
+    stalled_cpu: float | None = None
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a running process, from /proc (None where there is none)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # Fields after the command name (which may hold spaces), from its closing parenthesis on:
+    # state is field 3, utime 14 and stime 15.
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    try:
+        return (int(fields[11]) + int(fields[12])) / _TICK
+    except (IndexError, ValueError):
+        return None
 
 
 def _limit_child(limits: Limits, cpu_seconds: int) -> None:
@@ -135,6 +158,8 @@ def run_pdflatex(
     killed = ""
     running: int | None = None
     last_progress = time.monotonic()
+    cpu_at_progress = _cpu_seconds(proc.pid)
+    stalled_cpu: float | None = None
     pending = b""
     assert proc.stdout is not None
     sel = selectors.DefaultSelector()
@@ -144,6 +169,9 @@ def run_pdflatex(
             remaining = limits.timeout - (time.monotonic() - last_progress)
             if remaining <= 0:
                 killed = "timeout"
+                now = _cpu_seconds(proc.pid)
+                if now is not None and cpu_at_progress is not None:
+                    stalled_cpu = now - cpu_at_progress
                 break
             if not sel.select(timeout=min(remaining, 0.5)):
                 continue
@@ -164,6 +192,7 @@ def run_pdflatex(
                 if colon > 0 and tail[:colon].isdigit():
                     running = int(tail[:colon])
                     last_progress = time.monotonic()
+                    cpu_at_progress = _cpu_seconds(proc.pid)
             pending = text[-256:]
     finally:
         sel.close()
@@ -184,6 +213,7 @@ def run_pdflatex(
         killed=killed,
         running=running if killed else None,
         seconds=time.monotonic() - start,
+        stalled_cpu=stalled_cpu,
     )
 
 
