@@ -403,13 +403,17 @@ def colour_labels(rgba: np.ndarray) -> np.ndarray:
     """The label map of an RGBA page (see :class:`GhostscriptColourRasterizer`)."""
     from markupeval.rendering.colour import GAP
 
-    rgb = rgba[..., :3].astype(np.int32)
-    inked = rgba[..., 3] > 0
-    on_grid = ((rgb % GAP) == 0).all(axis=2)
+    # Only inked pixels (a fraction of a formula's crop) are decoded: 3-5x faster than the page.
+    alpha = rgba[..., 3].ravel()
+    inked = np.flatnonzero(alpha)
+    px = rgba.reshape(-1, rgba.shape[-1])[inked]
+    r, g, b = (px[:, c].astype(np.int32) for c in range(3))
+    on_grid = ((r % GAP) == 0) & ((g % GAP) == 0) & ((b % GAP) == 0)
     levels = 255 // GAP + 1
-    index = (rgb[..., 0] // GAP * levels + rgb[..., 1] // GAP) * levels + rgb[..., 2] // GAP
-    labels = np.where(on_grid & (index > 0), index, int(OTHER_INK))
-    return np.where(inked, labels, 0).astype(np.uint16)
+    index = (r // GAP * levels + g // GAP) * levels + b // GAP
+    labels = np.zeros(alpha.shape, np.uint16)
+    labels[inked] = np.where(on_grid & (index > 0), index, int(OTHER_INK))
+    return labels.reshape(rgba.shape[:2])
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
