@@ -2,9 +2,10 @@
 # Regenerates leaderboard/boards/ from predictions alone: the two real prediction files in
 # ../shared/data/predictions and every measured row shipped under leaderboard/runs/<name>/
 # (predictions.jsonl, scored with the arguments in its score.args). Each is scored afresh with
-# `markupeval score` (add --no-images to skip rendering); a shipped row's run file is rewritten
-# in place, so `git diff leaderboard/runs` shows whether a re-score changed a number.
-# Usage: leaderboard/make_boards.sh [--no-images]
+# `markupeval score` with every metric, CDM included (about 20 minutes on 2 cores with the render
+# cache warm from an earlier run); a shipped row's run file is rewritten in place, so
+# `git diff leaderboard/runs` shows whether a re-score changed a number.
+# Usage: leaderboard/make_boards.sh [more markupeval score options]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -15,7 +16,7 @@ runs=()
 for name in resultsT results65_100; do
   "$MARKUPEVAL" score "$DATA/predictions/$name.txt" \
     --gold "$DATA/im2latex100k/tgt-test-old.txt" --names "$DATA/im2latex100k/src-test-old.txt" \
-    --json "$RUNS/$name.json" "$@" >/dev/null
+    --cdm --json "$RUNS/$name.json" "$@" >/dev/null
   runs+=("$RUNS/$name.json")
 done
 for dir in leaderboard/runs/*/; do
@@ -24,7 +25,7 @@ for dir in leaderboard/runs/*/; do
   # score.args: the gold this row is scored against, with {DATA} for the shared data folder.
   read -r -a args <<< "$(sed "s|{DATA}|$DATA|g" "$dir/score.args")"
   "$MARKUPEVAL" score "$dir/predictions.jsonl" "${args[@]}" --name "$(basename "$dir")" \
-    --json "$dir/run.json" "$@" >/dev/null
+    --cdm --json "$dir/run.json" "$@" >/dev/null
   runs+=("$dir/run.json")
 done
 for fmt in markdown latex csv html; do
