@@ -239,38 +239,15 @@ class DaskExecutor:
         self.client.close()
 
 
-#: glibc's mallopt parameter for the number of malloc arenas.
-_M_ARENA_MAX = -8
-
-
-def share_one_malloc_arena() -> bool:
-    """Make every thread of this process allocate from glibc's main arena (False: not glibc).
-
-    The driver's images are pickled and unpickled by the executor's own threads (the process
-    pool's manager thread, Dask's client loop) and freed by the main thread. With glibc's
-    default of one arena per thread those frees fragment the other threads' arenas, which grow
-    instead of being reused: scoring 30k pairs peaked at 289 MB, against 235 MB with one arena,
-    which was also no slower (benchmarks/scoring_memory.py). A process-wide setting, made by the
-    driver before its executor starts threads; the same as ``MALLOC_ARENA_MAX=1``.
-    """
-    import ctypes
-    import ctypes.util
-
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(_M_ARENA_MAX, 1))
-    except (OSError, AttributeError):  # musl and other C libraries have no mallopt
-        return False
-
-
 def make_executor(spec: "str | Executor | None" = None, workers: int | None = None) -> Executor:
     """An executor from ``--executor``: ``None``/``"local"`` (a process pool of ``workers``),
     ``"dask://HOST:PORT"`` (a cluster), or an executor passed through. Without a spec,
     ``$DASK_SCHEDULER_ADDRESS`` names a cluster. The driver shares one malloc arena from here
-    on (:func:`share_one_malloc_arena`)."""
-    share_one_malloc_arena()
+    on (:func:`markupeval.allocator.share_one_arena`: the executor's threads would fragment
+    their own)."""
+    from markupeval.allocator import share_one_arena
+
+    share_one_arena()
     if spec is not None and not isinstance(spec, str):
         return spec
     if spec is None:

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from markupeval.allocator import keep_freed_memory
 from markupeval.baselines.common import checkpoint
 from markupeval.baselines.common.config import train_config_from_args
 from markupeval.baselines.common.data import ImageSet, bucket_batches, training_vocabulary
@@ -56,6 +57,7 @@ class BaselineSpec:
 def run_train(args: argparse.Namespace, spec: BaselineSpec) -> int:
     console = Console()
     roots = [Path(d) for d in args.data]
+    keep_freed_memory()  # tensors of changing shapes were unmapped and faulted in again
     device = select_device(args.device)
     seed_everything(args.seed, device, args.threads)
     # A synthetic set has only a training list: validation reads the directories that have one.
@@ -108,6 +110,7 @@ def load_model(path: Path, spec: BaselineSpec, device: torch.device) -> tuple[to
 
 
 def run_predict(args: argparse.Namespace, spec: BaselineSpec) -> int:
+    keep_freed_memory()  # half of decoding's CPU time was page faults without it
     device = select_device(args.device)
     seed_everything(0, device, args.threads)
     model, vocab, cfg = load_model(Path(args.checkpoint), spec, device)
