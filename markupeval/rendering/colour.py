@@ -220,6 +220,13 @@ def _mark(k: int) -> str:
     return f"\\mathcolor[RGB]{{<color_{k}>}}{{"
 
 
+def _colour_span(s: list[str], start: int, end: int, tokens: list[str], brace: bool = False) -> list[str]:
+    """Colour the tokens from ``start`` up to ``end`` (an argument's inside), one after the other."""
+    while start < end:
+        s, start = _colour_at(s, start, tokens, brace=brace)
+    return s
+
+
 def _colour_at(s: list[str], idx: int, tokens: list[str], brace: bool = False) -> tuple[list[str], int]:
     """Colour the token at ``idx`` (and what it governs); returns the new list and next index."""
     token = s[idx]
@@ -254,9 +261,7 @@ def _colour_at(s: list[str], idx: int, tokens: list[str], brace: bool = False) -
             tokens.append(s[start + 1])
             s[start + 1] = _mark(len(tokens) - 1) + s[start + 1] + "}"
         else:
-            sub = start + 1
-            while sub < end:
-                s, sub = _colour_at(s, sub, tokens)
+            s = _colour_span(s, start + 1, end, tokens)
         return s, end + 1
     if token in _AB_TAIL:
         if s[idx + 1] == "{":
@@ -264,9 +269,7 @@ def _colour_at(s: list[str], idx: int, tokens: list[str], brace: bool = False) -
             s[idx] = _mark(len(tokens)) + token
             s.insert(end + 1, "}")
             tokens.append(token)
-            sub = idx + 2
-            while sub < end:
-                s, sub = _colour_at(s, sub, tokens)
+            s = _colour_span(s, idx + 2, end, tokens)
             return s, end + 1
         if s[idx + 1] == "[":
             opt_end = _matching(s, idx + 1, ("[", "]"))
@@ -274,12 +277,8 @@ def _colour_at(s: list[str], idx: int, tokens: list[str], brace: bool = False) -
             s[idx] = _mark(len(tokens)) + token
             s.insert(den_end + 1, "}")
             tokens.append(token)
-            sub = idx + 2
-            while sub < opt_end:
-                s, sub = _colour_at(s, sub, tokens, brace=True)
-            sub = opt_end + 2
-            while sub < den_end:
-                s, sub = _colour_at(s, sub, tokens)
+            s = _colour_span(s, idx + 2, opt_end, tokens, brace=True)
+            s = _colour_span(s, opt_end + 2, den_end, tokens)
             return s, den_end + 1
         # The official code leaves the next index unset here (\sqrt followed by neither bracket
         # cannot happen after the brace filling); it would fail.
@@ -288,9 +287,7 @@ def _colour_at(s: list[str], idx: int, tokens: list[str], brace: bool = False) -
         first_end = _matching(s, idx + 1)
         second_end = _matching(s, first_end + 1)
         third_end = _matching(s, second_end + 1)
-        sub = second_end + 2
-        while sub < third_end:
-            s, sub = _colour_at(s, sub, tokens)
+        s = _colour_span(s, second_end + 2, third_end, tokens)
         return s, third_end + 1
     if token in _SKIP or token in _TWO_TAIL_INVISIBLE or any(p.match(token) for p in _SKIP_PATTERNS):
         # Brackets are visible unless they delimit \sqrt's optional argument (the official test,
