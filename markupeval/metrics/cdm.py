@@ -178,15 +178,26 @@ class TranslationScale:
     translation: np.ndarray
     scale: float
 
+    # RANSAC calls these ~10 times per pair on a handful of points, so numpy's Python-level
+    # wrappers (np.mean, np.linalg.norm) cost more than the arithmetic. The ufunc reductions below
+    # are the ones those wrappers run, in the same order: the values are the same bit for bit
+    # (tests/test_cdm.py checks them against the official model).
+
     @classmethod
     def from_estimate(cls, src: np.ndarray, dst: np.ndarray) -> "TranslationScale":
-        src_c, dst_c = np.mean(src, axis=0), np.mean(dst, axis=0)
-        scale = np.mean(np.linalg.norm(dst - dst_c, axis=1)) / (np.mean(np.linalg.norm(src - src_c, axis=1)) + 1e-10)
+        n = len(src)
+        src_c, dst_c = _add(src, axis=0) / n, _add(dst, axis=0) / n
+        ds, ss = dst - dst_c, src - src_c
+        scale = (_add(np.sqrt(_add(ds * ds, axis=1))) / n) / (_add(np.sqrt(_add(ss * ss, axis=1))) / n + 1e-10)
         return cls(dst_c - src_c, float(scale))
 
     def residuals(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-        centre = np.mean(src, axis=0)
-        return np.sqrt(np.sum((self.scale * (src - centre) + centre + self.translation - dst) ** 2, axis=1))
+        centre = _add(src, axis=0) / len(src)
+        d = self.scale * (src - centre) + centre + self.translation - dst
+        return np.sqrt(_add(d * d, axis=1))
+
+
+_add = np.add.reduce
 
 
 def ransac_inliers(src: np.ndarray, dst: np.ndarray, config: CDMConfig = CDMConfig()) -> np.ndarray | None:
