@@ -256,3 +256,22 @@ def test_pgm_stream_is_split_into_pages() -> None:
         _split_pgm_stream(stream[:-1])
     with pytest.raises(ValueError, match="no PGM header"):
         _split_pgm_stream(b"Error: something\n")
+
+
+def test_a_colour_left_on_the_stack_does_not_colour_the_next_formula() -> None:
+    """pdfTeX starts every page in the colour left on top of its colour stack. TeX's recovery from
+    an error inside ``\\mathcolor`` can skip the pop (here: CDM's colouring of a ``\\put`` outside
+    ``picture``), so without the colour-depth marker the next formula of the run came out in that
+    colour: a CDM label map claiming the other formula's token, unlike its own render."""
+    from markupeval.rendering.colour import colour_formula
+
+    leaks = colour_formula(r"\put ( 2 , 3 ) { x }").latex
+    plain = r"x + \mathcolor[RGB]{0,0,30}{y}"  # "x" in black: OTHER_INK in its own label map
+    options = dict(rasterizer="ghostscript-colour", rewrites="minimal", bilevel=False, cache=False, workers=1)
+    together = Renderer("cdm-a5", **options).render([leaks, plain, plain + " z"])
+    alone = [Renderer("cdm-a5", chunk_size=1, **options).render([f])[0] for f in (leaks, plain, plain + " z")]
+    assert together[0].message, "the leaking formula is one with TeX errors"
+    for a, b in zip(together, alone):
+        assert same(a, b)
+    # Black stays black: no pixel of the second formula carries the leaked colour's label (1).
+    assert together[1].image is not None and not (together[1].image == 1).any()

@@ -110,7 +110,7 @@ def parse_markers(output: str, nonce: str, n: int) -> tuple[str | None, list[_Se
     final: int | None = None
     segs = [_Segment(errors=[]) for _ in range(n)]
     current: int | None = None
-    tag = re.compile(rf"ME([BERZ]){re.escape(nonce)}:([0-9:]+)")
+    tag = re.compile(rf"ME([BERZ]){re.escape(nonce)}:([0-9:-]+)")
     lines = output.split("\n")
     for k, line in enumerate(lines):
         for m in tag.finditer(line):
@@ -124,10 +124,10 @@ def parse_markers(output: str, nonce: str, n: int) -> tuple[str | None, list[_Se
                 if 0 <= i < n:
                     current = i
                     segs[i].begin_page = int(payload[1])
-            elif kind == "E" and len(payload) == 3:
+            elif kind == "E" and len(payload) >= 3:
                 i = int(payload[0])
                 if 0 <= i < n:
-                    segs[i].end_levels = f"{payload[1]}:{payload[2]}"
+                    segs[i].end_levels = ":".join(payload[1:])
             elif kind == "Z" and payload[0]:
                 final = int(payload[0])
                 current = None

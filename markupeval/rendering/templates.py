@@ -25,6 +25,30 @@ TEMPLATE_NAMES = ("im2markup", "dataset", "cdm-a5", "cdm-a4", "cdm-a3")
 DEFAULT_TEMPLATE = "im2markup"
 
 
+#: What a formula may leave behind outside its group, so that the next formula of a run would not
+#: render as it does alone: group and conditional nesting and, with a colour package, the depth of
+#: pdfTeX's colour stack (``COLOUR_DEPTH`` counts it) and of ``\mathcolor``'s global stack of
+#: outer colours. TeX's recovery from an error inside ``\mathcolor`` can skip a pop, and pdfTeX
+#: starts every later page in the colour left on top (seen: an array preamble of CDM's colouring
+#: after a broken ``picture``).
+LEVELS = ("\\the\\currentgrouplevel:\\the\\currentiflevel:\\the\\csname me@colourdepth\\endcsname:"
+          "\\ifcsname g__mathcolor_seq\\endcsname"
+          "\\csname seq_count:N\\expandafter\\endcsname\\csname g__mathcolor_seq\\endcsname\\else-\\fi")
+
+#: Counts the colour stack's pushes and pops (the driver's ``\set@color`` / ``\reset@color``); it
+#: adds nothing to a page.
+COLOUR_DEPTH = r"""\makeatletter
+\newcount\me@colourdepth
+\ifdefined\set@color
+  \let\me@setcolor\set@color
+  \let\me@resetcolor\reset@color
+  \def\set@color{\global\advance\me@colourdepth\@ne\me@setcolor}%
+  \def\reset@color{\me@resetcolor\global\advance\me@colourdepth\m@ne}%
+\fi
+\makeatother
+"""
+
+
 @dataclass(frozen=True)
 class Template:
     name: str
@@ -49,12 +73,12 @@ class Template:
 
         Markers go to the terminal (``\\message``), which TeX flushes as it runs, so a watchdog
         can tell which formula is running. ``MEB`` carries the page counter (pages shipped so far
-        + 1), ``MEE`` the group and conditional nesting after the formula: anything but the
-        reference levels (``MER``) means the formula leaked state into the ones after it.
+        + 1), ``MEE`` the :data:`LEVELS` after the formula: anything but the reference levels
+        (``MER``) means the formula leaked state into the ones after it.
         """
-        levels = "\\the\\currentgrouplevel:\\the\\currentiflevel"
         start = BEGIN_DOCUMENT if preloaded else self.preamble
-        parts = [start, f"\\message{{MER{nonce}:{levels}}}%\n"]
+        parts = [start, COLOUR_DEPTH, f"\\message{{MER{nonce}:{LEVELS}}}%\n"]
+        levels = LEVELS
         for i, formula in enumerate(formulas):
             parts.append(f"\\message{{MEB{nonce}:{i}:\\the\\value{{page}}}}%\n")
             parts.append(self.body.replace(PLACEHOLDER, formula))
