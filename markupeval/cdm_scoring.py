@@ -46,20 +46,27 @@ def score_cdm(
         raise ValueError(f"cdm: {len(gold)} gold formulas but {len(predictions)} predictions")
     renderer = TokenBoxRenderer(**(render_options or {}))
     distinct = list(dict.fromkeys([*gold, *(p for p in predictions if p is not None)]))
+    at = {f: k for k, f in enumerate(distinct)}
     log.info("cdm: rendering %d distinct formulas (%d pairs)", len(distinct), len(gold))
-    boxes = dict(zip(distinct, renderer.render(distinct)))
-    results: list[CDMResult] = []
-    gold_boxes: list[TokenBoxes] = []
-    pred_boxes: list[TokenBoxes | None] = []
-    for g, p in zip(gold, predictions):
-        gb = boxes[g]
-        pb = boxes[p] if p is not None else None
-        gold_boxes.append(gb)
-        pred_boxes.append(pb)
-        if pb is None or not pb.ok:
-            results.append(score_pair(gb.tokens, gb.boxes, gb.size, None, None, None, config))
-        else:
-            results.append(score_pair(gb.tokens, gb.boxes, gb.size, pb.tokens, pb.boxes, pb.size, config))
+    # Each pair is matched as soon as both of its renders are in, so the driver matches while the
+    # workers still render instead of after them.
+    users: list[list[int]] = [[] for _ in distinct]
+    waiting = np.zeros(len(gold), dtype=np.int64)
+    for i, (g, p) in enumerate(zip(gold, predictions)):
+        for k in {at[g], *(() if p is None else (at[p],))}:
+            users[k].append(i)
+            waiting[i] += 1
+    boxes: list[TokenBoxes | None] = [None] * len(distinct)
+    results: list[CDMResult | None] = [None] * len(gold)
+    for k, b in renderer.render_stream(distinct):
+        boxes[k] = b
+        for i in users[k]:
+            waiting[i] -= 1
+            if waiting[i] == 0:
+                results[i] = _score(boxes[at[gold[i]]], None if predictions[i] is None else boxes[at[predictions[i]]],
+                                    config)
+    gold_boxes = [boxes[at[g]] for g in gold]
+    pred_boxes = [None if p is None else boxes[at[p]] for p in predictions]
     metrics = {"cdm_f1": CDMF1(config), "cdm_exprate": CDMExpRate(config)}
     stats = {k: np.array([m.stats_of(r) for r in results], dtype=np.float64).reshape(-1, 2)
              for k, m in metrics.items()}
@@ -70,6 +77,12 @@ def score_cdm(
     signature = cdm_signature(config, renderer)
     return CDMScoring(results, gold_boxes, pred_boxes, stats, scores,
                       {k: list(metrics[k].stat_names) for k in CDM_METRICS}, signature, gold_failed)
+
+
+def _score(gb: TokenBoxes, pb: TokenBoxes | None, config: CDMConfig) -> CDMResult:
+    if pb is None or not pb.ok:
+        return score_pair(gb.tokens, gb.boxes, gb.size, None, None, None, config)
+    return score_pair(gb.tokens, gb.boxes, gb.size, pb.tokens, pb.boxes, pb.size, config)
 
 
 def cdm_signature(config: CDMConfig = CDMConfig(), renderer: "TokenBoxRenderer | None" = None) -> Signature:

@@ -217,3 +217,35 @@ def test_colouring_and_label_decoding() -> None:
     rgba[0, 2] = (0, 0, 0, 255)  # black: ink of no token
     rgba[0, 3] = (3, 7, 30, 200)  # a blend
     assert colour_labels(rgba).tolist() == [[0, 2, int(OTHER_INK), int(OTHER_INK)]]
+
+
+@needs_tex
+@pytest.mark.parametrize("paper", [5, 3])
+def test_named_palette_colours_draw_what_rgb_colours_draw(tmp_path, paper: int) -> None:
+    """``ColouredFormula.typeset`` swaps ``\\mathcolor[RGB]{r,g,b}`` for the templates' named colours
+    to save TeX time: every palette colour must write the same PDF page content as the official form."""
+    import re
+    import subprocess
+
+    from markupeval.rendering.colour import MAX_TOKENS, ColouredFormula
+    from markupeval.rendering.templates import load_template
+
+    official = " ".join(f"\\mathcolor[RGB]{{{r},{g},{b}}}{{x}}"
+                        for r, g, b in (palette_colour(k) for k in range(MAX_TOKENS)))
+    typeset = ColouredFormula("", (), official, paper).typeset
+    assert "[RGB]" not in typeset and typeset.count("\\mathcolor{cdm") == MAX_TOKENS
+
+    t = load_template(f"cdm-a{paper}")
+    streams = []
+    for name, latex in (("official", official), ("typeset", typeset)):
+        words = latex.split(" ")
+        lines = [" ".join(words[a : a + 40]) for a in range(0, len(words), 40)]
+        doc = t.preamble.replace("\\begin{document}", "\\pdfcompresslevel=0\n\\begin{document}")
+        doc += "".join(t.body.replace("%<formula>", line) for line in lines) + "\\end{document}\n"
+        (tmp_path / f"{name}.tex").write_text(doc, encoding="utf-8")
+        subprocess.run(["pdflatex", "-interaction=batchmode", "-halt-on-error", f"{name}.tex"], cwd=tmp_path,
+                       capture_output=True, timeout=120, check=True)
+        pdf = (tmp_path / f"{name}.pdf").read_bytes()
+        streams.append([s for s in re.findall(rb"stream\r?\n(.*?)endstream", pdf, re.S) if b" rg " in s])
+    assert streams[0] and streams[0] == streams[1]
+    assert sum(s.count(b" rg ") for s in streams[0]) == MAX_TOKENS

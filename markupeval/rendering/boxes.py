@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -151,18 +151,37 @@ class TokenBoxRenderer:
         set's would take gigabytes); ``keep_labels`` keeps them, for pictures of a few samples.
         """
         distinct = list(dict.fromkeys(formulas))
-        coloured = dict(zip(distinct, self.colour(distinct)))
-        out: dict[str, TokenBoxes] = {}
-        by_paper: dict[int, list[str]] = {}
-        for f, c in coloured.items():
+        out = dict.fromkeys(range(len(distinct)))
+        for k, boxes in self.render_stream(distinct, keep_labels):
+            out[k] = boxes
+        at = {f: k for k, f in enumerate(distinct)}
+        return [out[at[f]] for f in formulas]  # type: ignore[misc]
+
+    def render_stream(self, formulas: Sequence[str], keep_labels: bool = False) -> Iterator[tuple[int, TokenBoxes]]:
+        """``(index, boxes)`` of every formula, each index once, as renders finish (any order)."""
+        coloured = self.colour(formulas)
+        by_paper: dict[int, list[int]] = {}
+        for k, c in enumerate(coloured):
             if not c.ok:
-                out[f] = TokenBoxes("preprocess_failed", message=c.message)
+                yield k, TokenBoxes("preprocess_failed", message=c.message)
             else:
-                by_paper.setdefault(c.paper, []).append(f)
+                by_paper.setdefault(c.paper, []).append(k)
         for paper, group in sorted(by_paper.items()):
-            for i, r in self._renderer(paper).render_stream([coloured[f].latex for f in group]):
-                out[group[i]] = _token_boxes(coloured[group[i]], r, keep_labels)
-        return [out[f] for f in formulas]
+            renderer = self._renderer(paper)
+            sources = [coloured[k].typeset for k in group]
+            again = []
+            for i, r in renderer.render_stream(sources):
+                c = coloured[group[i]]
+                if sources[i] != c.latex and (r.status == "error" or (r.status == "ok" and r.message)):
+                    # TeX met errors, and what it does next depends on the exact tokens: only the
+                    # official form's recovery gives the official render.
+                    again.append(group[i])
+                else:
+                    yield group[i], _token_boxes(c, r, keep_labels)
+            if again:
+                log.debug("cdm: %d formulas with TeX errors typeset again in the official colour form", len(again))
+            for j, r in renderer.render_stream([coloured[k].latex for k in again]):
+                yield again[j], _token_boxes(coloured[again[j]], r, keep_labels)
 
 
 def _token_boxes(coloured: ColouredFormula, r, keep_labels: bool) -> TokenBoxes:

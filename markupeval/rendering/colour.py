@@ -102,6 +102,34 @@ class ColouredFormula:
     ok: bool = True
     message: str = ""
 
+    @property
+    def typeset(self) -> str:
+        """``latex`` as markupeval typesets it: each ``\\mathcolor[RGB]{r,g,b}`` of a palette colour
+        becomes ``\\mathcolor{cdm<i>}``, a colour the ``cdm-a*`` templates define once.
+
+        Where TeX runs ``\\mathcolor``, the page is the same (the same rgb strings; tests/test_cdm.py
+        compares every colour), and half of a coloured token's typesetting time is gone: xcolor's
+        RGB conversion and the optional argument's parsing. Where TeX only scans the tokens, the two
+        forms can differ: the official ``[RGB]`` brings a ``]`` that ends an enclosing optional
+        argument (``\\sqrt [ \\mathcolor[RGB]{..}{[} .. ]``). So a formula with any other bracket
+        keeps the official form, and a render in which TeX reports errors (array preambles,
+        ``picture`` coordinates) is done again in the official form (``TokenBoxRenderer``).
+        """
+        n = self.latex.count("\\mathcolor[RGB]{")
+        if self.latex.count("[") != n or self.latex.count("]") != n:
+            return self.latex
+        return _RGB_COLOUR.sub(_named_colour, self.latex)
+
+
+_RGB_COLOUR = re.compile(r"\\mathcolor\[RGB\]\{(\d+),(\d+),(\d+)\}")
+
+
+def _named_colour(m: re.Match) -> str:
+    r, g, b = (int(v) for v in m.groups())
+    if any(v % GAP or v > 255 for v in (r, g, b)) or r == g == b == 0:
+        return m.group(0)  # not a palette colour (a formula may colour its own tokens): as written
+    return f"\\mathcolor{{cdm{(r // GAP * _LEVELS + g // GAP) * _LEVELS + b // GAP}}}"
+
 
 def _matching(seq: list[str], start: int, pair: tuple[str, str] = ("{", "}")) -> int:
     """Index of the bracket closing the one at ``start`` (-1 when there is none at ``start``)."""
