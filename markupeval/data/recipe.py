@@ -6,7 +6,10 @@ the recipe moves most of it into training and keeps a **fixed slice of 500 valid
 model selection. The slice is listed in the package (``reference_holdout.lst``), so every run, on
 every machine, selects its checkpoint on the same images. Synthetic formulas
 (:mod:`markupeval.data.synth`) may be added; they are fitted on the recipe's training formulas
-only, never on the slice and never on test. The test split is the full, untouched test set.
+only, never on the slice and never on test. The test split is the full, untouched test set. The
+share to add was measured on the slice by ``baselines/synthetic_share.sh``
+(``leaderboard/ablations/synthetic-share/RECIPE.md``): 48 %, all of ``--synthetic 12000``'s kept
+formulas, decoded best, on a weak margin.
 
 Layout written under ``OUT`` (each a dataset directory the reader and the baselines read):
 
