@@ -78,12 +78,11 @@ class Template:
         """
         start = BEGIN_DOCUMENT if preloaded else self.preamble
         parts = [start, COLOUR_DEPTH, f"\\message{{MER{nonce}:{LEVELS}}}%\n"]
-        levels = LEVELS
         for i, formula in enumerate(formulas):
             parts.append(f"\\message{{MEB{nonce}:{i}:\\the\\value{{page}}}}%\n")
             parts.append(self.body.replace(PLACEHOLDER, formula))
             # \clearpage is what \end{document} does after the formula in the single document.
-            parts.append(f"\\message{{MEE{nonce}:{i}:{levels}}}\\clearpage\n")
+            parts.append(f"\\message{{MEE{nonce}:{i}:{LEVELS}}}\\clearpage\n")
         parts.append(f"\\message{{MEZ{nonce}:\\the\\value{{page}}}}%\n")
         parts.append(END_DOCUMENT + "\n")
         return "".join(parts)
