@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 from markupeval.baselines.common import checkpoint  # noqa: E402
 from markupeval.baselines.common.data import ImageSet, bucket_batches, collate  # noqa: E402
-from markupeval.baselines.common.train import lr_after_validation  # noqa: E402
+from markupeval.baselines.common.train import COOLDOWN_FLOOR, cooldown_factor, lr_after_validation  # noqa: E402
 from markupeval.cli import main  # noqa: E402
 from markupeval.data import Vocabulary  # noqa: E402
 from markupeval.errors import InputError  # noqa: E402
@@ -65,6 +65,18 @@ def test_lr_halves_only_when_validation_perplexity_does_not_improve():
     assert lr_after_validation(0.1, 5.0, 6.0, 0.5) == 0.1
     assert lr_after_validation(0.1, 6.0, 5.0, 0.5) == 0.05
     assert lr_after_validation(0.1, 5.0, 5.0, 0.5) == 0.05
+
+
+def test_cooldown_holds_the_rate_then_decays_linearly_to_its_floor_at_the_budget():
+    # 100 minutes, the last 20 % cooling: 1 up to minute 80, then linear to the floor at minute 100.
+    assert cooldown_factor(0.0, 100, 0.2) == 1.0
+    assert cooldown_factor(80 * 60, 100, 0.2) == 1.0
+    assert cooldown_factor(90 * 60, 100, 0.2) == pytest.approx((1 + COOLDOWN_FLOOR) / 2)
+    assert cooldown_factor(100 * 60, 100, 0.2) == pytest.approx(COOLDOWN_FLOOR)
+    assert cooldown_factor(120 * 60, 100, 0.2) == pytest.approx(COOLDOWN_FLOOR)
+    # Off without a budget or a share: the paper's schedule alone.
+    assert cooldown_factor(99 * 60, None, 0.2) == 1.0
+    assert cooldown_factor(99 * 60, 100, 0.0) == 1.0
 
 
 def test_checkpoint_errors_are_input_errors(tmp_path):

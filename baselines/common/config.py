@@ -28,6 +28,7 @@ class TrainConfig:
     threads: int = 2                # CPU threads (the project's machines share 2 cores)
     workers: int = 4                # CUDA only: data-loading processes
     max_minutes: float | None = None  # wall-clock budget; stops after the current batch, then validates
+    cooldown: float = 0.0           # share of max_minutes at its end over which the rate decays linearly
     val_limit: int | None = None    # validate on the first N validation samples only (short runs)
     checkpoint_every: int = 500     # steps between mid-epoch checkpoints (resume granularity)
     log_every: int = 20             # steps between progress readings (each one is a host sync)
@@ -58,6 +59,9 @@ def add_train_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig) 
     g.add_argument("--threads", type=int, default=defaults.threads, help="CPU threads for torch")
     g.add_argument("--workers", type=int, default=defaults.workers, help="data-loading processes on CUDA")
     g.add_argument("--max-minutes", type=float, default=defaults.max_minutes, help="wall-clock training budget")
+    g.add_argument("--cooldown", type=float, default=defaults.cooldown, metavar="SHARE",
+                   help="decay the rate linearly to 5%% of its value over this last share of --max-minutes "
+                        "(a budgeted run ends on a low rate instead of mid-plateau); 0: off, the paper's")
     g.add_argument("--val-limit", type=int, default=defaults.val_limit, metavar="N",
                    help="validate on the first N validation samples")
     g.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every, metavar="STEPS")

@@ -61,6 +61,27 @@ def lr_after_validation(lr: float, val_ppl: float, prev_val_ppl: float | None, d
     return lr
 
 
+#: The cooldown ends at this share of the scheduled rate, not at zero: the last steps still learn.
+COOLDOWN_FLOOR = 0.05
+
+
+def cooldown_factor(seconds: float, max_minutes: float | None, cooldown: float) -> float:
+    """The multiplier on the scheduled rate ``seconds`` into a run budgeted ``max_minutes``.
+
+    1 until the last ``cooldown`` share of the budget, then linear down to COOLDOWN_FLOOR at its end
+    (the warmup-stable-decay shape of budgeted training). It follows the wall clock because the
+    budget does: a run stopped by --max-minutes then always stops at the end of its decay.
+    """
+    if not max_minutes or cooldown <= 0:
+        return 1.0
+    budget = max_minutes * 60
+    start = budget * (1 - min(cooldown, 1.0))
+    if seconds <= start:
+        return 1.0
+    done = min((seconds - start) / (budget - start), 1.0)
+    return 1.0 - (1.0 - COOLDOWN_FLOOR) * done
+
+
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=cfg.lr)
@@ -151,6 +172,10 @@ def fit(
             train_set.plan(batches[skip:])
             for batch in train_set.loader(device, cfg.workers):
                 batch = batch.to(device)
+                if cfg.cooldown:
+                    factor = cooldown_factor(state["seconds"], cfg.max_minutes, cfg.cooldown)
+                    for group in opt.param_groups:
+                        group["lr"] = state["lr"] * factor
                 with autocast(device, cfg.precision):
                     parts = model.training_loss(batch)
                 opt.zero_grad(set_to_none=True)
@@ -166,7 +191,7 @@ def fit(
                 dt = max(time.monotonic() - t0, 1e-9)
                 if state["step_in_epoch"] % cfg.log_every == 0:
                     progress.update(task, advance=1, info=f"ppl {_ppl(nll_sum, tok_sum):.3f} "
-                                    f"lr {state['lr']:.3g} {img_sum / dt:.1f} img/s")
+                                    f"lr {opt.param_groups[0]['lr']:.3g} {img_sum / dt:.1f} img/s")
                 else:
                     progress.update(task, advance=1)
                 state["seconds"] = time.monotonic() - started
@@ -176,13 +201,14 @@ def fit(
                 if cfg.checkpoint_every and state["steps"] % cfg.checkpoint_every == 0:
                     checkpoint.save(last, payload())
                     # A log line too: the progress bar shows nothing when output goes to a file.
-                    log.info("step %d (epoch %d): train ppl %.3f, %.1f img/s", state["steps"], epoch + 1,
-                             _ppl(nll_sum, tok_sum), img_sum / dt)
+                    log.info("step %d (epoch %d): train ppl %.3f, lr %.3g, %.1f img/s", state["steps"], epoch + 1,
+                             _ppl(nll_sum, tok_sum), opt.param_groups[0]["lr"], img_sum / dt)
             dt = max(time.monotonic() - t0, 1e-9)
             val_ppl = evaluate_perplexity(model, val_set, cfg.batch_size, device, cfg.precision)
             record = {"epoch": epoch + 1, "steps": state["steps"], "complete": not out_of_time,
                       "train_ppl": _ppl(nll_sum, tok_sum), "val_ppl": val_ppl,
-                      "lr": state["lr"], "images_per_s": img_sum / dt, "tokens_per_s": int(tok_sum) / dt,
+                      "lr": state["lr"], "lr_applied": opt.param_groups[0]["lr"],
+                      "images_per_s": img_sum / dt, "tokens_per_s": int(tok_sum) / dt,
                       "seconds": time.monotonic() - started}
             history.append(record)
             log.info("epoch %d: train ppl %.3f, val ppl %.3f, lr %.3g, %.1f img/s", epoch + 1,
