@@ -275,3 +275,18 @@ def test_a_colour_left_on_the_stack_does_not_colour_the_next_formula() -> None:
         assert same(a, b)
     # Black stays black: no pixel of the second formula carries the leaked colour's label (1).
     assert together[1].image is not None and not (together[1].image == 1).any()
+
+
+def test_a_run_ends_at_the_formula_that_leaks_state(tmp_path: Path) -> None:
+    """A formula that leaves a group open (an ``array`` never closed) makes the rest of its run
+    worthless: they go again in a new run. TeX ends the run there instead of typesetting them, and
+    the pages before it stay in the PDF."""
+    from markupeval.rendering.batch import ChunkJob, _run, parse_markers
+    from markupeval.rendering.sandbox import Limits
+
+    job = ChunkJob(("x", r"\begin{array}{c} y", "z", "w"), "im2markup", "ghostscript", 160, Limits(), True, False)
+    run, nonce = _run(job, [0, 1, 2, 3], tmp_path, [0])
+    ref, segs, final = parse_markers(run.output, nonce, 4)
+    assert segs[0].end_levels == ref and segs[1].end_levels != ref
+    assert [s.begin_page for s in segs] == [1, 2, None, None] and final is None
+    assert run.pdf is not None
