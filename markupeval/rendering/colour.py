@@ -114,9 +114,17 @@ class ColouredFormula:
         argument (``\\sqrt [ \\mathcolor[RGB]{..}{[} .. ]``). So a formula with any other bracket
         keeps the official form, and a render in which TeX reports errors (array preambles,
         ``picture`` coordinates) is done again in the official form (``TokenBoxRenderer``).
+
+        A formula that must be typeset alone (:func:`~markupeval.rendering.batch.is_hazardous`:
+        definitions, unbalanced braces) keeps the official form too. It pays a pdflatex run of its
+        own either way, so the name saves little, and such formulas are where TeX errs: a coloured
+        ``\\renewcommand`` recovers for 20 s before the input stack overflows, and typeset twice it
+        held one core for 40 s at the end of the test set's render.
         """
+        from markupeval.rendering.batch import is_hazardous
+
         n = self.latex.count("\\mathcolor[RGB]{")
-        if self.latex.count("[") != n or self.latex.count("]") != n:
+        if self.latex.count("[") != n or self.latex.count("]") != n or is_hazardous(self.latex):
             return self.latex
         return _RGB_COLOUR.sub(_named_colour, self.latex)
 
