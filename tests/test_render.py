@@ -217,6 +217,28 @@ def test_ghostscript_failure_is_per_page(tmp_path: Path) -> None:
     assert len(out) == 2 and all(isinstance(x, str) and "Ghostscript" in x for x in out)
 
 
+def test_ghostscript_page_lists_too_long_for_one_argument_are_split(tmp_path: Path, monkeypatch) -> None:
+    """Ghostscript refuses a -sPageList of ~700 pages written one by one ("Command too long"), and
+    the batch then fell back to one Ghostscript call per page. Runs of pages are written as
+    ranges, and a list still too long is split over calls with the same pages out."""
+    from markupeval.rendering import rasterize
+    from markupeval.rendering.batch import ChunkJob, _run
+    from markupeval.rendering.sandbox import Limits
+
+    assert rasterize.page_lists([0, 1, 2, 4, 6, 7]) == [("1-3,5,7-8", 6)]
+    assert [n for _, n in rasterize.page_lists(list(range(0, 3000, 2)))] == [264, 247, 200, 200, 200, 200, 189]
+    job = ChunkJob(tuple(f"x_{{{i}}}" for i in range(12)), "im2markup", "ghostscript", 100, Limits(), True, False)
+    run, _ = _run(job, list(range(12)), tmp_path, [0])
+    pages = [0, 2, 3, 5, 7, 8, 10, 11]
+    whole = rasterize.GhostscriptRasterizer(100).rasterize(run.pdf, pages)
+    monkeypatch.setattr(rasterize, "_MAX_PAGE_LIST", 4)
+    assert len(rasterize.page_lists(pages)) > 1
+    split = rasterize.GhostscriptRasterizer(100).rasterize(run.pdf, pages)
+    assert len(split) == len(pages) and all(a.image is not None for a in split)
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(whole, split))
+    assert not np.array_equal(whole[0].image, whole[1].image)  # x_0 and x_2: distinct pages came back
+
+
 def test_chunks_cover_every_formula_once_alone_runs_first() -> None:
     formulas = [f"x_{{{i}}}" for i in range(300)]
     formulas[7] = r"\def\x{y}\x"  # typeset alone

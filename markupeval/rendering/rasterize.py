@@ -469,26 +469,63 @@ def make_rasterizer(name: str, dpi: int = 200) -> Rasterizer:
     raise ValueError(f"unknown rasterizer {name!r}; known: {', '.join(RASTERIZERS)}")
 
 
+#: Ghostscript refuses an argument longer than this ("Command too long"): a page list of ~700
+#: pages written one by one. Ranges keep a batch's list short; a longer one is split.
+_MAX_PAGE_LIST = 1000
+
+
+def page_lists(pages: list[int]) -> list[tuple[str, int]]:
+    """``-sPageList`` values (1-based, runs as ``a-b``) covering ``pages`` (0-based) in order,
+    each with its number of pages."""
+    parts: list[tuple[str, int]] = []
+    start = prev = None
+    for p in [*pages, None]:
+        if start is not None and p is not None and p == prev + 1:
+            prev = p
+            continue
+        if start is not None:
+            parts.append((str(start + 1) if start == prev else f"{start + 1}-{prev + 1}", prev - start + 1))
+        start = prev = p
+    lists: list[tuple[str, int]] = []
+    for text, n in parts:
+        if lists and len(lists[-1][0]) + 1 + len(text) <= _MAX_PAGE_LIST:
+            lists[-1] = (lists[-1][0] + "," + text, lists[-1][1] + n)
+        else:
+            lists.append((text, n))
+    return lists
+
+
 def _run_ghostscript(pdf: Path, pages: list[int], device: str, dpi: int, use_cropbox: bool) -> subprocess.CompletedProcess:
-    """One Ghostscript call rasterising ``pages`` (0-based) of ``pdf`` with the protocol's
-    anti-aliasing. Pages stream to stdout (one file per page cost ~10 % of Ghostscript's time);
-    its own messages go to stderr."""
+    """Ghostscript rasterising ``pages`` (0-based, ascending) of ``pdf`` with the protocol's
+    anti-aliasing: one call, or one per page list where the list is too long for one argument.
+    Pages stream to stdout (one file per page cost ~10 % of Ghostscript's time); its own
+    messages go to stderr."""
+    lists = page_lists(pages)
+    if len(lists) > 1:
+        procs = [_run_ghostscript_list(pdf, text, n, device, dpi, use_cropbox) for text, n in lists]
+        return subprocess.CompletedProcess(procs[0].args, 0, b"".join(p.stdout for p in procs),
+                                           b"".join(p.stderr for p in procs))
+    return _run_ghostscript_list(pdf, lists[0][0] if lists else "", len(pages), device, dpi, use_cropbox)
+
+
+def _run_ghostscript_list(pdf: Path, page_list: str, n: int, device: str, dpi: int,
+                          use_cropbox: bool) -> subprocess.CompletedProcess:
     exe = shutil.which("gs")
     if exe is None:
         raise RenderEnvironmentError("Ghostscript (gs) not found on PATH; run render/setup.sh")
     cmd = [
         exe, "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sstdout=%stderr", f"-sDEVICE={device}", f"-r{dpi}",
-        "-dTextAlphaBits=4", "-dGraphicsAlphaBits=4", f"-sPageList={','.join(str(i + 1) for i in pages)}",
+        "-dTextAlphaBits=4", "-dGraphicsAlphaBits=4", f"-sPageList={page_list}",
         "-sOutputFile=-",
     ]
     if use_cropbox:
         cmd.append("-dUseCropBox")
     cmd.append(str(pdf))
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=30 + 2 * len(pages),
+        proc = subprocess.run(cmd, capture_output=True, timeout=30 + 2 * n,
                               env=with_malloc_tunables(dict(os.environ)))
     except subprocess.TimeoutExpired:
-        raise _GhostscriptFailed(f"Ghostscript timed out on {len(pages)} page(s)") from None
+        raise _GhostscriptFailed(f"Ghostscript timed out on {n} page(s)") from None
     if proc.returncode != 0:
         message = proc.stderr.decode("utf-8", errors="replace").strip()[:300]
         raise _GhostscriptFailed(f"Ghostscript failed: {message}")
