@@ -165,11 +165,12 @@ def render_chunk(job: ChunkJob) -> list[RenderResult]:
     n = len(job.formulas)
     results: list[RenderResult | None] = [None] * n
     rasterizer = make_rasterizer(job.rasterizer, job.dpi)
-    safe = [i for i in range(n) if not is_hazardous(job.formulas[i])]
+    hazardous = [is_hazardous(f) for f in job.formulas]
+    safe = [i for i in range(n) if not hazardous[i]]
     queue: deque[list[int]] = deque()
     if safe:
         queue.append(safe)
-    queue.extend([i] for i in range(n) if is_hazardous(job.formulas[i]))
+    queue.extend([i] for i in range(n) if hazardous[i])
     counter = [0]
     alone: list[tuple[int, Path, str]] = []  # (formula index, one-page PDF, TeX's errors) to rasterise
     with tempfile.TemporaryDirectory(prefix="markupeval-tex-") as tmp:

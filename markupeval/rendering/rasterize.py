@@ -441,7 +441,7 @@ def _split_png_stream(data: bytes) -> list[np.ndarray]:
             if kind == b"IEND":
                 break
         with Image.open(io.BytesIO(data[pos:end])) as im:
-            images.append(np.asarray(im.convert("RGBA")))
+            images.append(np.asarray(im if im.mode == "RGBA" else im.convert("RGBA")))
         pos = end
     return images
 

@@ -331,8 +331,9 @@ class Renderer:
         pdflatex and a Ghostscript start).
         """
         workers = workers or self.workers
-        alone = [i for i, f in enumerate(formulas) if is_hazardous(f)]
-        rest = [i for i, f in enumerate(formulas) if not is_hazardous(f)]
+        hazardous = [is_hazardous(f) for f in formulas]
+        alone = [i for i, h in enumerate(hazardous) if h]
+        rest = [i for i, h in enumerate(hazardous) if not h]
         small = min(self.chunk_size, 32)
         chunks = [alone[a : a + small] for a in range(0, len(alone), small)]
         n = len(rest)
