@@ -500,12 +500,11 @@ def _run_ghostscript(pdf: Path, pages: list[int], device: str, dpi: int, use_cro
     anti-aliasing: one call, or one per page list where the list is too long for one argument.
     Pages stream to stdout (one file per page cost ~10 % of Ghostscript's time); its own
     messages go to stderr."""
-    lists = page_lists(pages)
-    if len(lists) > 1:
-        procs = [_run_ghostscript_list(pdf, text, n, device, dpi, use_cropbox) for text, n in lists]
-        return subprocess.CompletedProcess(procs[0].args, 0, b"".join(p.stdout for p in procs),
-                                           b"".join(p.stderr for p in procs))
-    return _run_ghostscript_list(pdf, lists[0][0] if lists else "", len(pages), device, dpi, use_cropbox)
+    procs = [_run_ghostscript_list(pdf, text, n, device, dpi, use_cropbox) for text, n in page_lists(pages)]
+    if len(procs) == 1:
+        return procs[0]
+    return subprocess.CompletedProcess([p.args for p in procs], 0, b"".join(p.stdout for p in procs),
+                                       b"".join(p.stderr for p in procs))
 
 
 def _run_ghostscript_list(pdf: Path, page_list: str, n: int, device: str, dpi: int,

@@ -89,7 +89,7 @@ class Template:
         start = BEGIN_DOCUMENT if preloaded else self.preamble
         parts = [start, COLOUR_DEPTH, STOP_ON_LEAK,
                  f"\\expandafter\\edef\\csname me@reference\\endcsname{{{LEVELS}}}%\n"
-                 f"\\message{{MER{nonce}:{LEVELS}}}%\n"]
+                 f"\\message{{MER{nonce}:\\csname me@reference\\endcsname}}%\n"]
         for i, formula in enumerate(formulas):
             parts.append(f"\\message{{MEB{nonce}:{i}:\\the\\value{{page}}}}%\n")
             parts.append(self.body.replace(PLACEHOLDER, formula))
