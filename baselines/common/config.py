@@ -34,6 +34,13 @@ class TrainConfig:
     log_every: int = 20             # steps between progress readings (each one is a host sync)
 
 
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
+    return value
+
+
 def add_train_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig) -> None:
     """The flags every baseline's ``train`` shares; defaults come from ``defaults`` (one source)."""
     parser.add_argument("--data", type=str, nargs="+", required=True, metavar="DIR",
@@ -59,7 +66,7 @@ def add_train_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig) 
     g.add_argument("--threads", type=int, default=defaults.threads, help="CPU threads for torch")
     g.add_argument("--workers", type=int, default=defaults.workers, help="data-loading processes on CUDA")
     g.add_argument("--max-minutes", type=float, default=defaults.max_minutes, help="wall-clock training budget")
-    g.add_argument("--cooldown", type=float, default=defaults.cooldown, metavar="SHARE",
+    g.add_argument("--cooldown", type=_share, default=defaults.cooldown, metavar="SHARE",
                    help="decay the rate linearly to 5%% of its value over this last share of --max-minutes "
                         "(a budgeted run ends on a low rate instead of mid-plateau); 0: off, the paper's")
     g.add_argument("--val-limit", type=int, default=defaults.val_limit, metavar="N",
