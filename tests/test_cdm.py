@@ -93,6 +93,26 @@ def test_same_numbers_whatever_the_worker_count(shared_dir, tmp_path) -> None:
 
 
 @needs_tex
+def test_runaway_recursion_stops_on_the_input_stack(tmp_path) -> None:
+    # A test-set gold formula (tgt-test-old line 1677, shortened): coloured, its \renewcommand
+    # redefines \mathcolor's continuation and the next \mathcolor recurses without end. Under
+    # TeX's own stack it runs into the timeout (2 s here).
+    from markupeval.rendering.boxes import CDM_INPUT_STACK, TokenBoxRenderer
+
+    formula = (r"\renewcommand { \arraystretch } { 1 . 2 } \begin{array} { r c l } { \chi _ { 0 } } & { = } & { 1 } "
+               r"\end{array}")
+    capped = TokenBoxRenderer(timeout=5, cache=str(tmp_path / "c"), workers=1)
+    (boxes, plain) = capped.render([formula, "x = 1"])
+    assert boxes.status == "error" and f"input stack size={CDM_INPUT_STACK}" in boxes.message
+    assert plain.status == "ok" and len(plain.boxes) == 3
+    assert f"input_stack:{CDM_INPUT_STACK}" in str(capped.signature())
+    # TeX's own stack is another setting: its own signature, and no cached failure is reused.
+    own = TokenBoxRenderer(timeout=2, input_stack=None, cache=str(tmp_path / "c"), workers=1)
+    assert "input_stack:tex" in str(own.signature())
+    assert own.render([formula])[0].status == "timeout"
+
+
+@needs_tex
 def test_failure_policies_in_score(tmp_path) -> None:
     from markupeval.formats import GoldItem, GoldSet, Prediction, PredictionSet
     from markupeval.scoring import ScoreConfig, score

@@ -32,6 +32,7 @@ RENDER_ALTERNATIVES = {
     "dpi": 300,
     "timeout": 3.0,
     "max_chars": 500,
+    "input_stack": 1000,
 }
 
 

@@ -31,6 +31,13 @@ log = logging.getLogger("markupeval")
 PAD = 8
 #: pdflatex's limit in the official code (seconds).
 CDM_TIMEOUT = 30.0
+#: TeX's input stack for CDM's renders (TeX Live's is 10,000). A coloured ``\renewcommand``
+#: redefines ``\mathcolor``'s own continuation, and every later ``\mathcolor`` then recurses
+#: without end (3 of the test set's gold formulas: ``\renewcommand{\arraystretch}``). Under TeX
+#: Live's stack that runs 30 s into the official timeout (it overflows after 55 s here), so no
+#: render either way; at 1,000 levels TeX stops in 0.5 s with "capacity exceeded". The deepest
+#: stack of any other render of the test set's gold and both shared models' predictions is 57.
+CDM_INPUT_STACK = 1000
 
 #: Statuses of a formula's token boxes.
 BOX_STATUSES = ("ok", "no_boxes", "preprocess_failed", "error", "timeout", "too_large")
@@ -98,13 +105,14 @@ class TokenBoxRenderer:
 
     ``workers``, ``cache``, ``chunk_size`` and ``progress`` are the :class:`Renderer`'s; they do not
     change any result. ``timeout`` is seconds without progress per formula (CDM kills pdflatex
-    after 30 s).
+    after 30 s); ``input_stack`` caps TeX's input stack (:data:`CDM_INPUT_STACK`; None: TeX's own).
     """
 
     def __init__(
         self,
         *,
         timeout: float = CDM_TIMEOUT,
+        input_stack: int | None = CDM_INPUT_STACK,
         workers: int | None = None,
         cache: bool | str = True,
         chunk_size: int = 400,
@@ -112,7 +120,8 @@ class TokenBoxRenderer:
     ) -> None:
         self.timeout = timeout
         self._options = dict(rasterizer="ghostscript-colour", rewrites="minimal", bilevel=False, timeout=timeout,
-                             workers=workers, cache=cache, chunk_size=chunk_size, progress=progress)
+                             input_stack=input_stack, workers=workers, cache=cache, chunk_size=chunk_size,
+                             progress=progress)
         self._renderers: dict[int, Renderer] = {}
 
     def _renderer(self, paper: int) -> Renderer:
@@ -131,6 +140,7 @@ class TokenBoxRenderer:
             ("dpi", base["dpi"]),
             ("crop_pad", PAD),
             ("timeout", base["timeout"]),
+            ("input_stack", base.get("input_stack", "tex")),
         ])
 
     def colour(self, formulas: Sequence[str]) -> list[ColouredFormula]:

@@ -59,6 +59,7 @@ class RenderSettings:
     strict: bool = False  # True: a formula with TeX errors fails even if TeX produced a page
     timeout: float = 10.0  # seconds without progress, per formula
     max_chars: int = 20_000  # longer formulas are "too_large" without running TeX
+    input_stack: int | None = None  # TeX's input stack (:attr:`~.sandbox.Limits.input_stack`); None: TeX Live's
 
 
 #: Renderer keyword arguments that change how the work is done, never a result: every page is the
@@ -78,6 +79,8 @@ def render_settings(**options: object) -> RenderSettings:
     load_template(settings.template)  # fail early on an unknown template
     if not settings.timeout > 0:
         raise ValueError(f"timeout must be more than 0 seconds, got {settings.timeout!r}")
+    if settings.input_stack is not None and not settings.input_stack >= 100:
+        raise ValueError(f"input_stack must be at least 100 (LaTeX needs ~60), got {settings.input_stack!r}")
     if settings.rasterizer not in RASTERIZERS + COLOUR_RASTERIZERS:
         raise ValueError(f"unknown rasterizer {settings.rasterizer!r}; known: {', '.join(RASTERIZERS)}")
     return replace(settings, rewrites=settings.rewrites or DEFAULT_REWRITES.get(settings.template, "im2latex_compatible"))
@@ -106,6 +109,7 @@ class Renderer:
         strict: bool = False,
         timeout: float = 10.0,
         max_chars: int = 20_000,
+        input_stack: int | None = None,
         workers: int | None = None,
         chunk_size: int = 400,
         cache: bool | str | Path = True,
@@ -114,13 +118,13 @@ class Renderer:
     ) -> None:
         self.settings = render_settings(
             template=template, rewrites=rewrites, rasterizer=rasterizer, dpi=dpi, bilevel=bilevel,
-            strict=strict, timeout=timeout, max_chars=max_chars,
+            strict=strict, timeout=timeout, max_chars=max_chars, input_stack=input_stack,
         )
         self.rewrite = get_preset(self.settings.rewrites)  # type: ignore[arg-type]
         self.workers = max(1, workers if workers is not None else len(os.sched_getaffinity(0)))
         self.chunk_size = max(1, chunk_size)
         self.progress = progress
-        self.limits = Limits(timeout=timeout)
+        self.limits = Limits(timeout=timeout, input_stack=self.settings.input_stack)
         self._executor_spec = executor
         self._executor: Executor | None = executor if executor is not None and not isinstance(executor, str) else None
         self._checked: Executor | None = None
@@ -154,6 +158,8 @@ class Renderer:
                 ("tex_errors", "fail" if s.strict else "render"),
                 ("timeout", f"{s.timeout:g}s"),
                 ("max_chars", s.max_chars),
+                # Only where set, so the signatures of renders under TeX's own limit stay as they were.
+                *([("input_stack", s.input_stack)] if s.input_stack is not None else []),
             ]
         )
 
@@ -175,8 +181,10 @@ class Renderer:
     def _cache_settings(self) -> str:
         s = self.settings
         template = load_template(s.template)
+        # A smaller input stack can only turn a render into a failure, but the failure is cached.
+        stack = [f"stack{s.input_stack}"] if s.input_stack is not None else []
         return "|".join(
-            ["v1", template.sha, self.tex_version, s.rasterizer, str(s.dpi), str(s.bilevel), str(s.strict)]
+            ["v1", template.sha, self.tex_version, s.rasterizer, str(s.dpi), str(s.bilevel), str(s.strict), *stack]
         )
 
     def render(self, formulas: Sequence[str]) -> list[RenderResult]:

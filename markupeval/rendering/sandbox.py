@@ -40,6 +40,9 @@ class Limits:
     address_space: int = 2 << 30  # bytes
     file_size: int = 512 << 20  # bytes, any single file pdflatex writes
     output_bytes: int = 64 << 20  # terminal output captured before the run is killed
+    #: TeX's input stack (kpathsea's ``stack_size``: macro expansions and inputs open at once);
+    #: None keeps TeX Live's 10,000. A runaway recursion fills it; a typeset formula needs ~60.
+    input_stack: int | None = None
 
 
 @dataclass
@@ -97,9 +100,9 @@ def with_malloc_tunables(env: dict[str, str]) -> dict[str, str]:
     return {**env, "GLIBC_TUNABLES": f"{current}:{MALLOC_TUNABLES}" if current else MALLOC_TUNABLES}
 
 
-def sandbox_env(workdir: Path) -> dict[str, str]:
-    """The whole environment pdflatex sees."""
-    return {
+def sandbox_env(workdir: Path, input_stack: int | None = None) -> dict[str, str]:
+    """The whole environment pdflatex sees (``input_stack``: see :attr:`Limits.input_stack`)."""
+    env = {
         "GLIBC_TUNABLES": MALLOC_TUNABLES,
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(workdir),
@@ -118,6 +121,9 @@ def sandbox_env(workdir: Path) -> dict[str, str]:
         "SOURCE_DATE_EPOCH": "0",
         "FORCE_SOURCE_DATE": "1",
     }
+    if input_stack is not None:
+        env["stack_size"] = str(input_stack)  # kpathsea reads texmf.cnf settings from the environment
+    return env
 
 
 def find_pdflatex() -> str:
@@ -145,7 +151,7 @@ def run_pdflatex(
     proc = subprocess.Popen(
         cmd,
         cwd=workdir,
-        env=sandbox_env(workdir),
+        env=sandbox_env(workdir, limits.input_stack),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
