@@ -32,7 +32,8 @@ import pypdfium2 as pdfium
 
 from markupeval.rendering.batch import is_hazardous
 from markupeval.rendering.colour import colour_formula
-from markupeval.rendering.rasterize import MARGIN, _object_bounds, _run_ghostscript, _split_png_stream, page_pixels
+from markupeval.rendering.rasterize import (_object_bounds, _run_ghostscript, _split_png_stream, ink_region,
+                                            page_pixels)
 from markupeval.rendering.sandbox import sandbox_env
 from markupeval.rendering.templates import load_template
 
@@ -49,21 +50,18 @@ def typeset(formulas: list[str], workdir: Path) -> Path:
     return workdir / "b.pdf"
 
 
-def crop_to_ink(pdf: Path, out: Path) -> int:
+def set_ink_cropboxes(pdf: Path, out: Path) -> int:
     """Give every page a crop box around its ink on the 200-dpi pixel grid, as the colour
     rasteriser does before it calls Ghostscript; returns the number of pages."""
     s = DPI / 72.0
     doc = pdfium.PdfDocument(str(pdf))
     try:
         for page in doc:
-            width_pt, height_pt = page.get_size()
-            wpx, hpx = page_pixels(width_pt, height_pt, DPI)
             bounds = _object_bounds(page)
             if bounds is None:
                 continue
-            left, bottom, right, top = bounds
-            x0, x1 = max(0, math.floor(left * s) - MARGIN), min(wpx, math.ceil(right * s) + MARGIN)
-            y0, y1 = max(0, math.floor(hpx - top * s) - MARGIN), min(hpx, math.ceil(hpx - bottom * s) + MARGIN)
+            wpx, hpx = page_pixels(*page.get_size(), DPI)
+            x0, y0, x1, y1 = ink_region(bounds, DPI, wpx, hpx)
             page.set_cropbox(x0 / s, (hpx - y1) / s, x1 / s, (hpx - y0) / s)
         doc.save(str(out))
         return len(doc)
@@ -92,7 +90,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="markupeval-gsdev-") as tmp:
         work = Path(tmp)
         cropped = work / "cropped.pdf"
-        pages = crop_to_ink(typeset(forms, work), cropped)
+        pages = set_ink_cropboxes(typeset(forms, work), cropped)
         cost: dict[str, float] = {}
         output: dict[str, bytes] = {}
         for device in DEVICES:

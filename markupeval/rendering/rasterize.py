@@ -70,6 +70,19 @@ def page_pixels(width_pt: float, height_pt: float, dpi: int) -> tuple[int, int]:
     return math.ceil(width_pt * s - 1e-6), math.ceil(height_pt * s - 1e-6)
 
 
+def ink_region(bounds: tuple[float, float, float, float], dpi: int, wpx: int, hpx: int) -> tuple[int, int, int, int]:
+    """The pixels ``(x0, y0, x1, y1)`` of the full-page grid that hold ink bounds in PDF points
+    (left, bottom, right, top), widened by :data:`MARGIN` and clipped to the canvas.
+
+    PDF y grows upwards; device rows grow downwards from the canvas top, and the canvas' extra
+    fraction of a row lies at the top (Ghostscript puts the PDF origin at the bottom).
+    """
+    s = dpi / 72.0
+    left, bottom, right, top = bounds
+    return (max(0, math.floor(left * s) - MARGIN), max(0, math.floor(hpx - top * s) - MARGIN),
+            min(wpx, math.ceil(right * s) + MARGIN), min(hpx, math.ceil(hpx - bottom * s) + MARGIN))
+
+
 class Rasterizer(ABC):
     """Turns pages of a PDF into cropped grayscale images."""
 
@@ -144,13 +157,7 @@ class PdfiumRasterizer(Rasterizer):
         box = _object_bounds(page)
         if box is None:
             return blank()
-        left, bottom, right, top = box
-        # PDF y grows upwards; device rows grow downwards from the canvas top, and the canvas'
-        # extra fraction of a row lies at the top (Ghostscript puts the PDF origin at the bottom).
-        x0 = max(0, math.floor(left * s) - MARGIN)
-        x1 = min(wpx, math.ceil(right * s) + MARGIN)
-        y0 = max(0, math.floor(hpx - top * s) - MARGIN)
-        y1 = min(hpx, math.ceil(hpx - bottom * s) + MARGIN)
+        x0, y0, x1, y1 = ink_region(box, self.dpi, wpx, hpx)
         while True:
             if x1 <= x0 or y1 <= y0:
                 return blank()
@@ -265,11 +272,7 @@ class GhostscriptRasterizer(Rasterizer):
                 if not self.crop:
                     todo.append((slot, index, None))
                     continue
-                left, bottom, right, top = bounds
-                x0 = max(0, math.floor(left * s) - MARGIN)
-                x1 = min(wpx, math.ceil(right * s) + MARGIN)
-                y0 = max(0, math.floor(hpx - top * s) - MARGIN)
-                y1 = min(hpx, math.ceil(hpx - bottom * s) + MARGIN)
+                x0, y0, x1, y1 = ink_region(bounds, self.dpi, wpx, hpx)
                 if x1 <= x0 or y1 <= y0:
                     out[slot] = PageImage(np.full((hpx, wpx), 255, np.uint8))
                     continue
