@@ -144,6 +144,11 @@ def test_fatal_error_and_strict_mode() -> None:
     r = render([r"\frac{a", r"\undefinedmacro", "x"], cache=False, workers=1)
     assert r[0].status == "error" and "File ended" in r[0].message and r[0].image is None
     assert r[1].status == "ok" and "Undefined control sequence" in r[1].message
+    # Even braces, one left open (TeX drops the first }): it must fail as alone, not swallow the
+    # next formulas up to a spare } and come out ok (batch.is_hazardous).
+    leak = render([r"a } \frac { b", "x", r"y } + z"], cache=False, workers=1)
+    assert leak[0].status == "error" and "File ended" in leak[0].message, leak[0]
+    assert [x.status for x in leak[1:]] == ["ok", "ok"]
     assert r[2].status == "ok" and r[2].message == ""
     strict = render([r"\undefinedmacro"], cache=False, workers=1, strict=True)
     assert strict[0].status == "error" and strict[0].image is None

@@ -20,7 +20,7 @@ from typing import Iterator, Sequence
 from markupeval.errors import RenderEnvironmentError
 from markupeval.metrics.base import Signature
 from markupeval.executor import ChunkRunner, Executor, make_executor
-from markupeval.rendering.batch import ChunkJob, is_hazardous, poisoned, render_chunk, split_job, timeout_message
+from markupeval.rendering.batch import ALONE_RULES, ChunkJob, is_hazardous, poisoned, render_chunk, split_job, timeout_message
 from markupeval.rendering.cache import RenderCache, cache_key, default_cache_dir
 from markupeval.rendering.preloaded import ensure_format
 from markupeval.rendering.rasterize import COLOUR_RASTERIZERS, RASTERIZERS
@@ -84,6 +84,11 @@ def render_settings(**options: object) -> RenderSettings:
     if settings.rasterizer not in RASTERIZERS + COLOUR_RASTERIZERS:
         raise ValueError(f"unknown rasterizer {settings.rasterizer!r}; known: {', '.join(RASTERIZERS)}")
     return replace(settings, rewrites=settings.rewrites or DEFAULT_REWRITES.get(settings.template, "im2latex_compatible"))
+
+
+def _cache_key(formula: str, settings_key: str) -> str:
+    """The cache key of a prepared formula; one typeset alone carries the rules that sent it alone."""
+    return cache_key(formula, f"{settings_key}|{ALONE_RULES}" if is_hazardous(formula) else settings_key)
 
 
 class Renderer:
@@ -215,7 +220,7 @@ class Renderer:
         cached = typeset = 0
 
         def finish(job: ChunkJob, out: list[RenderResult]) -> Iterator[tuple[int, RenderResult]]:
-            keys = [cache_key(f, settings_key) for f in job.formulas]  # a split job's halves come back too
+            keys = [_cache_key(f, settings_key) for f in job.formulas]  # a split job's halves come back too
             for key, result in zip(keys, out):
                 if self.cache is not None:
                     self.cache.put(key, result)  # the driver is the cache's only writer
@@ -234,7 +239,7 @@ class Renderer:
                             yield i, RenderResult("too_large", None, f"formula of {len(formula)} characters "
                                                                      f"exceeds the limit of {s.max_chars}")
                             continue
-                        key = cache_key(formula, settings_key)
+                        key = _cache_key(formula, settings_key)
                         if key in waiting:
                             waiting[key].append(i)
                             continue
