@@ -44,7 +44,7 @@ def score_cdm(
     """CDM of every (gold, prediction) pair; ``None`` is a missing prediction (scores 0)."""
     if len(gold) != len(predictions):
         raise ValueError(f"cdm: {len(gold)} gold formulas but {len(predictions)} predictions")
-    renderer = TokenBoxRenderer(**(render_options or {}))
+    renderer = TokenBoxRenderer(comments=config.comments, **(render_options or {}))
     distinct = list(dict.fromkeys([*gold, *(p for p in predictions if p is not None)]))
     at = {f: k for k, f in enumerate(distinct)}
     log.info("cdm: rendering %d distinct formulas (%d pairs)", len(distinct), len(gold))
@@ -88,5 +88,5 @@ def _score(gb: TokenBoxes, pb: TokenBoxes | None, config: CDMConfig) -> CDMResul
 def cdm_signature(config: CDMConfig = CDMConfig(), renderer: "TokenBoxRenderer | None" = None) -> Signature:
     """CDM's settings (variant, table version, matching parameters) and its renderer's, without
     scoring anything: what ``run_signature`` records for a run with CDM."""
-    renderer = renderer or TokenBoxRenderer(cache=False)
+    renderer = renderer or TokenBoxRenderer(cache=False, comments=config.comments)
     return CDMF1(config).signature().merged(renderer.signature())

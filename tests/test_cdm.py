@@ -79,6 +79,28 @@ def test_fixed_variant_is_named_and_fixes_neq(tmp_path) -> None:
     assert equivalent_form("\\neq") == "\\not=" and equivalent_form("\\neq", "fixed") == "\\ne"
 
 
+def test_official_normalizer_ends_a_formula_at_its_first_percent() -> None:
+    # preprocess_formula.js cuts the line at any %, \% included; the raw formula is used only
+    # where what is left does not parse.
+    assert colour_formula(r"5 0 \% x").tokens == ("5", "0")
+    assert colour_formula(r"5 0 \% x", "unescaped-percent").tokens == ("5", "0", "\\%", "x")
+    assert colour_formula(r"%a%b").tokens == ("a",)  # one leading % dropped, then the cut
+    assert colour_formula(r"a + b").tokens == colour_formula(r"a + b", "unescaped-percent").tokens
+    with pytest.raises(ValueError, match="comment rule"):
+        colour_formula("x", "none")
+
+
+@needs_tex
+def test_fixed_variant_compares_what_follows_a_percent(tmp_path) -> None:
+    gold, pred = [r"5 0 \% x"], [r"5 0 \% y"]
+    official = score_cdm(gold, pred, render_options={"cache": str(tmp_path)})
+    fixed = score_cdm(gold, pred, CDMConfig(variant="fixed"), render_options={"cache": str(tmp_path)})
+    assert (official.results[0].f1, official.results[0].n_gt) == (1.0, 2)  # both cut to "5 0"
+    assert (fixed.results[0].n_gt, fixed.results[0].f1) == (4, 0.75)  # 5, 0, \%, x: only x vs y differs
+    assert official.signature.as_dict()["comments"] == "any-percent"
+    assert fixed.signature.as_dict()["comments"] == "unescaped-percent"
+
+
 @needs_tex
 def test_same_numbers_whatever_the_worker_count(shared_dir, tmp_path) -> None:
     rows = [line.split("\t") for line in (shared_dir / "data" / "predictions" / "results65_100.txt")
@@ -127,6 +149,31 @@ def test_failure_policies_in_score(tmp_path) -> None:
     assert run.samples[1].cdm["status"] == "gt_not_rendered_excluded"
     assert run.samples[2].cdm["status"] == "pred_not_rendered_scored_zero"
     assert "cdm_gold_failed:excluded-listed" in str(run.signature)
+
+
+@needs_tex
+@pytest.mark.parametrize("variant", ["official", "fixed"])
+def test_report_pictures_colour_each_token_by_its_fate(tmp_path, variant: str) -> None:
+    from markupeval.formats import GoldItem, GoldSet, Prediction, PredictionSet
+    from markupeval.report.cdm import EXTRA, MATCHED, MISSED, cdm_pictures
+    from markupeval.scoring import ScoreConfig, score
+
+    gold = GoldSet(items=[GoldItem("a.png", "x + 1", 1), GoldItem("b.png", r"5 0 \% x", 2)], source="names")
+    preds = PredictionSet(items=[Prediction("a.png", "x + 2", 1), Prediction("b.png", r"5 0 \% y", 2)],
+                          format="jsonl", path=tmp_path / "p.jsonl")
+    run = score(preds, gold, ScoreConfig(images=False, cdm=True, cdm_variant=variant,
+                                         render_options={"cache": str(tmp_path)}))
+    pics = cdm_pictures([g.formula for g in gold.items], [p.text for p in preds.items],
+                        [s.cdm for s in run.samples], render_options={"cache": str(tmp_path)}, variant=variant)
+
+    def has(picture, colour) -> bool:
+        return bool((picture == np.array(colour, np.uint8)).all(axis=-1).any())
+
+    (g, p), (g2, p2) = pics
+    assert has(g, MATCHED) and has(g, MISSED) and not has(g, EXTRA)  # 1 is missed
+    assert has(p, MATCHED) and has(p, EXTRA) and not has(p, MISSED)  # 2 is extra
+    # Under the official comment rule both are cut to "5 0"; the fixed variant draws x and y.
+    assert has(g2, MISSED) == has(p2, EXTRA) == (variant == "fixed")
 
 
 @needs_tex

@@ -75,7 +75,13 @@ def equivalent_form(token: str, variant: str = "official") -> str:
 
 @dataclass(frozen=True)
 class CDMConfig:
-    """Every setting of the matching; the defaults are the official ones."""
+    """Every setting of the matching; the defaults are the official ones.
+
+    ``fixed`` mends three bugs of the official code: its equivalence table's duplicate ``\\neq``
+    key (``\\ne`` vs ``\\neq`` scores 0.667), the layout check it skips with two matches or fewer
+    (``x_{i}`` vs ``x^{i}`` scores 1.0), and its normalizer's comment rule, which ends a formula at
+    its first ``%``, ``\\%`` included (:attr:`comments`, passed to the renderer).
+    """
 
     variant: str = "official"
     cost_token: float = 1.0
@@ -91,6 +97,12 @@ class CDMConfig:
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown CDM variant {self.variant!r}; known: {', '.join(VARIANTS)}")
+
+    @property
+    def comments(self) -> str:
+        """Where the renderer starts a formula's comment (``TokenBoxRenderer(comments=...)``): the
+        official normalizer ends a formula at its first ``%``, ``\\%`` included, a bug ``fixed`` mends."""
+        return "unescaped-percent" if self.variant == "fixed" else "any-percent"
 
     def signature_items(self) -> list[tuple[str, object]]:
         return [

@@ -21,7 +21,7 @@ import numpy as np
 from scipy import ndimage
 
 from markupeval.metrics.base import Signature
-from markupeval.rendering.colour import COLOUR_RULES, ColouredFormula, colour_formula
+from markupeval.rendering.colour import COLOUR_RULES, COMMENT_RULES, ColouredFormula, colour_formula
 from markupeval.rendering.rasterize import OTHER_INK
 from markupeval.rendering.renderer import Renderer
 
@@ -105,7 +105,8 @@ class TokenBoxRenderer:
 
     ``workers``, ``cache``, ``chunk_size`` and ``progress`` are the :class:`Renderer`'s; they do not
     change any result. ``timeout`` is seconds without progress per formula (CDM kills pdflatex
-    after 30 s); ``input_stack`` caps TeX's input stack (:data:`CDM_INPUT_STACK`; None: TeX's own).
+    after 30 s); ``input_stack`` caps TeX's input stack (:data:`CDM_INPUT_STACK`; None: TeX's own);
+    ``comments`` says where a formula's comment starts (:data:`~markupeval.rendering.colour.COMMENT_RULES`).
     """
 
     def __init__(
@@ -113,12 +114,16 @@ class TokenBoxRenderer:
         *,
         timeout: float = CDM_TIMEOUT,
         input_stack: int | None = CDM_INPUT_STACK,
+        comments: str = "any-percent",
         workers: int | None = None,
         cache: bool | str = True,
         chunk_size: int = 400,
         progress: bool = False,
     ) -> None:
+        if comments not in COMMENT_RULES:
+            raise ValueError(f"unknown comment rule {comments!r}; known: {', '.join(COMMENT_RULES)}")
         self.timeout = timeout
+        self.comments = comments
         self._options = dict(rasterizer="ghostscript-colour", rewrites="minimal", bilevel=False, timeout=timeout,
                              input_stack=input_stack, workers=workers, cache=cache, chunk_size=chunk_size,
                              progress=progress)
@@ -133,6 +138,7 @@ class TokenBoxRenderer:
         base = self._renderer(5).signature().as_dict()
         return Signature.from_items([
             ("colour_rules", COLOUR_RULES),
+            ("comments", self.comments),
             ("template", base["template"].replace("cdm-a5", "cdm-a5/a4/a3")),
             ("upgreek", upgreek_installed()),
             ("tex", base["tex"]),
@@ -147,11 +153,11 @@ class TokenBoxRenderer:
         """Coloured formulas (pure string work, ~1 ms each: spread over the workers when many)."""
         workers = self._renderer(5).workers
         if workers == 1 or len(formulas) < 2000:
-            return [colour_formula(f) for f in formulas]
+            return [colour_formula(f, self.comments) for f in formulas]
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(colour_formula, formulas, chunksize=256))
+            return list(pool.map(colour_formula, formulas, [self.comments] * len(formulas), chunksize=256))
 
     def render(self, formulas: Sequence[str], keep_labels: bool = False) -> list[TokenBoxes]:
         """One :class:`TokenBoxes` per formula, in order; identical formulas are rendered once.

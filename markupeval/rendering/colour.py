@@ -23,6 +23,13 @@ from markupeval import latex
 #: Version of these rules, recorded in the CDM signature.
 COLOUR_RULES = "cdm-2025.09"
 
+#: Where a formula's comment starts, before the KaTeX normalizer sees it. ``any-percent``: the
+#: official ``preprocess_formula.js`` (im2markup's line handling) drops one leading ``%`` and ends
+#: the line at its first ``%``, ``\%`` included, so ``50 \% of x`` is coloured as ``5 0 \`` in
+#: gold and prediction alike and the rest of the formula is never compared. ``unescaped-percent``
+#: (CDM's ``fixed`` variant) keeps ``\%`` and what follows it, as :mod:`markupeval.latex` does.
+COMMENT_RULES = ("any-percent", "unescaped-percent")
+
 GAP = 15  # colour step per channel
 _LEVELS = 255 // GAP + 1  # 18 levels per channel
 
@@ -155,18 +162,23 @@ def _matching(seq: list[str], start: int, pair: tuple[str, str] = ("{", "}")) ->
     return -1
 
 
-def katex_tokens(formula: str) -> str:
+def katex_tokens(formula: str, comments: str = "any-percent") -> str:
     """The official ``tokenize_latex`` for a formula, with :func:`markupeval.latex.normalize`.
 
     The official normalizer prints nothing for a formula it cannot parse, and the raw formula is
     used then; :mod:`markupeval.latex` reports that as ``fallback``, and the raw formula is used.
+    ``comments`` is one of :data:`COMMENT_RULES`.
     """
+    if comments not in COMMENT_RULES:
+        raise ValueError(f"unknown comment rule {comments!r}; known: {', '.join(COMMENT_RULES)}")
     text = formula.replace("\n", " ")
     if not text:
         return text
     pre = re.sub(r"\\begin{(split|align|alignedat|alignat|eqnarray)\*?}(.+?)\\end{\1\*?}",
                  r"\\begin{aligned}\2\\end{aligned}", text, flags=re.S)
     pre = re.sub(r"\\begin{(smallmatrix)\*?}(.+?)\\end{\1\*?}", r"\\begin{matrix}\2\\end{matrix}", pre, flags=re.S)
+    if comments == "any-percent":
+        pre = (pre[1:] if pre.startswith("%") else pre).split("%", 1)[0]
     result = latex.normalize(pre)
     if result.fallback or not result.text:
         return text
@@ -344,10 +356,11 @@ def _colour_at(s: list[str], idx: int, tokens: list[str], brace: bool = False) -
 _COLOUR_PLACEHOLDER = re.compile(r"<color_(\d+)>")
 
 
-def colour_formula(formula: str) -> ColouredFormula:
-    """Tokenize, normalize and colour one formula as CDM does before rendering it."""
+def colour_formula(formula: str, comments: str = "any-percent") -> ColouredFormula:
+    """Tokenize, normalize and colour one formula as CDM does before rendering it
+    (``comments``: one of :data:`COMMENT_RULES`)."""
     try:
-        text = cdm_normalize(katex_tokens(formula))
+        text = cdm_normalize(katex_tokens(formula, comments))
         split = text.strip().split(" ")
         tokens: list[str] = []
         idx = 0

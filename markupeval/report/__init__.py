@@ -14,6 +14,7 @@ import base64
 import json
 import logging
 import math
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,8 +100,9 @@ def build_report(
     if images is not None and any(s.get("cdm") for s in samples):
         from markupeval.report.cdm import cdm_pictures
 
+        variant = re.search(r"(?:^|\|)cdm_variant:([\w-]+)", run.signature or "")
         cdm_pics = cdm_pictures([s.get("gold") or "" for s in samples], [s.get("prediction") for s in samples],
-                                [s.get("cdm") for s in samples])
+                                [s.get("cdm") for s in samples], variant=variant.group(1) if variant else "official")
 
     rows: list[dict[str, Any]] = []
     written = 0

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from markupeval.metrics.cdm import CDMConfig
 from markupeval.rendering.boxes import TokenBoxRenderer
 from markupeval.rendering.rasterize import OTHER_INK
 
@@ -31,11 +32,14 @@ def paint(labels: np.ndarray, index: Sequence[int], matched: Sequence[bool], unm
 
 def cdm_pictures(
     gold: Sequence[str], predictions: Sequence[str | None], records: Sequence[dict[str, Any] | None],
-    render_options: dict | None = None,
+    render_options: dict | None = None, variant: str = "official",
 ) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
-    """(gold picture, predicted picture) per sample that has a CDM record; (None, None) otherwise."""
+    """(gold picture, predicted picture) per sample that has a CDM record; (None, None) otherwise.
+
+    ``variant`` is the CDM variant the records were scored with: its renders are the ones whose
+    token indices the records hold."""
     want = [i for i, r in enumerate(records) if r]
-    renderer = TokenBoxRenderer(**(render_options or {}))
+    renderer = TokenBoxRenderer(comments=CDMConfig(variant=variant).comments, **(render_options or {}))
     texts = list(dict.fromkeys([gold[i] for i in want] + [predictions[i] for i in want if predictions[i] is not None]))
     boxes = dict(zip(texts, renderer.render(texts, keep_labels=True))) if texts else {}
     out: list[tuple[np.ndarray | None, np.ndarray | None]] = [(None, None)] * len(records)
