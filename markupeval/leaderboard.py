@@ -28,6 +28,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from markupeval.errors import InputError
+from markupeval.metrics.base import Signature
 from markupeval.stats.runs import RunView, read_run
 
 log = logging.getLogger("markupeval")
@@ -171,10 +172,9 @@ def _bleu_variant(run: RunView) -> str:
     if isinstance(bleu, dict) and bleu.get("signature"):
         sigs.insert(0, str(bleu["signature"]))
     for sig in sigs:
-        for item in sig.split("|"):
-            key, _, value = item.partition(":")
-            if key.strip() in ("gold", "gold_variant", "gv", "gold_form") and value.strip() in ("tok", "norm"):
-                return value.strip()
+        for key, value in Signature.parse(sig).fields:
+            if key in ("gold", "gold_variant", "gv", "gold_form") and value in ("tok", "norm"):
+                return value
     # Normalized gold is the protocol's default (docs/PROTOCOL.md, "BLEU (norm)").
     return "norm"
 

@@ -33,6 +33,11 @@ class Signature:
         pairs.append(("version", __version__))
         return cls(tuple(pairs))
 
+    @classmethod
+    def parse(cls, text: str) -> "Signature":
+        """The signature whose long form is ``text`` (as a run file stores it)."""
+        return cls(tuple((k.strip(), v.strip()) for k, _, v in (item.partition(":") for item in text.split("|") if item)))
+
     def as_dict(self) -> dict[str, str]:
         return dict(self.fields)
 

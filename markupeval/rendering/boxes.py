@@ -21,7 +21,7 @@ import numpy as np
 from scipy import ndimage
 
 from markupeval.metrics.base import Signature
-from markupeval.rendering.colour import COLOUR_RULES, COMMENT_RULES, ColouredFormula, colour_formula
+from markupeval.rendering.colour import COLOUR_RULES, ColouredFormula, check_comment_rule, colour_formula
 from markupeval.rendering.rasterize import OTHER_INK
 from markupeval.rendering.renderer import Renderer
 
@@ -120,8 +120,7 @@ class TokenBoxRenderer:
         chunk_size: int = 400,
         progress: bool = False,
     ) -> None:
-        if comments not in COMMENT_RULES:
-            raise ValueError(f"unknown comment rule {comments!r}; known: {', '.join(COMMENT_RULES)}")
+        check_comment_rule(comments)
         self.timeout = timeout
         self.comments = comments
         self._options = dict(rasterizer="ghostscript-colour", rewrites="minimal", bilevel=False, timeout=timeout,

@@ -30,6 +30,11 @@ COLOUR_RULES = "cdm-2025.09"
 #: (CDM's ``fixed`` variant) keeps ``\%`` and what follows it, as :mod:`markupeval.latex` does.
 COMMENT_RULES = ("any-percent", "unescaped-percent")
 
+
+def check_comment_rule(comments: str) -> None:
+    if comments not in COMMENT_RULES:
+        raise ValueError(f"unknown comment rule {comments!r}; known: {', '.join(COMMENT_RULES)}")
+
 GAP = 15  # colour step per channel
 _LEVELS = 255 // GAP + 1  # 18 levels per channel
 
@@ -169,8 +174,7 @@ def katex_tokens(formula: str, comments: str = "any-percent") -> str:
     used then; :mod:`markupeval.latex` reports that as ``fallback``, and the raw formula is used.
     ``comments`` is one of :data:`COMMENT_RULES`.
     """
-    if comments not in COMMENT_RULES:
-        raise ValueError(f"unknown comment rule {comments!r}; known: {', '.join(COMMENT_RULES)}")
+    check_comment_rule(comments)
     text = formula.replace("\n", " ")
     if not text:
         return text

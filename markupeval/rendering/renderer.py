@@ -215,12 +215,13 @@ class Renderer:
         runner: ChunkRunner[ChunkJob, list[RenderResult]] = ChunkRunner(
             executor, render_chunk, split=split_job, poison=poisoned)
         waiting: dict[str, list[int]] = {}  # cache key -> indices waiting for its render
+        key_of: dict[str, str] = {}  # prepared formula in flight -> its cache key
         own_timeout = timeout_message(s.timeout)
         window = max(1, self.chunk_size * executor.parallelism * 4)
         cached = typeset = 0
 
         def finish(job: ChunkJob, out: list[RenderResult]) -> Iterator[tuple[int, RenderResult]]:
-            keys = [_cache_key(f, settings_key) for f in job.formulas]  # a split job's halves come back too
+            keys = [key_of.pop(f) for f in job.formulas]  # a split job's halves come back too
             for key, result in zip(keys, out):
                 if self.cache is not None:
                     self.cache.put(key, result)  # the driver is the cache's only writer
@@ -252,6 +253,7 @@ class Renderer:
                             yield i, hit
                             continue
                         waiting[key] = [i]
+                        key_of[formula] = key
                         misses.append((key, formula))
                     typeset += len(misses)
                     jobs = self._jobs(misses)

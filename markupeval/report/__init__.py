@@ -14,7 +14,6 @@ import base64
 import json
 import logging
 import math
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from rich.progress import Progress
 from markupeval import __version__
 from markupeval.errors import InputError
 from markupeval.images.diff import diff_picture
+from markupeval.metrics.base import Signature
 from markupeval.report.images import FolderImages, ImageSource, Picture, RendererImages, compare_pair, png_bytes
 from markupeval.report.page import render_page
 from markupeval.report.plot import Series, svg_chart
@@ -100,9 +100,9 @@ def build_report(
     if images is not None and any(s.get("cdm") for s in samples):
         from markupeval.report.cdm import cdm_pictures
 
-        variant = re.search(r"(?:^|\|)cdm_variant:([\w-]+)", run.signature or "")
+        variant = Signature.parse(run.signature or "").as_dict().get("cdm_variant", "official")
         cdm_pics = cdm_pictures([s.get("gold") or "" for s in samples], [s.get("prediction") for s in samples],
-                                [s.get("cdm") for s in samples], variant=variant.group(1) if variant else "official")
+                                [s.get("cdm") for s in samples], variant=variant)
 
     rows: list[dict[str, Any]] = []
     written = 0
